@@ -1,0 +1,39 @@
+//! Data sets and seeded synthetic tasks for nonlin, in pure Rust (no tensor engine).
+//!
+//! Loaders return a [`Dataset`] (row-major `f32` samples, `u32` labels); [`split_indices`] and
+//! [`Batches`] cut it reproducibly from a seed with the checkpointable [`Rng`]. Real data is found
+//! by [`locate`] and fetched by [`fetch_files`]; the 8x8 digits ship inside the crate.
+
+mod batching;
+mod dataset;
+mod digits;
+mod error;
+mod fetch;
+mod gzip;
+mod locate;
+mod mnist;
+mod modular;
+mod rng;
+mod spirals;
+mod split;
+pub mod testdata;
+mod text;
+
+pub use batching::{Batches, epoch_batches};
+pub use dataset::{Batch, Dataset};
+pub use digits::{load_digits, parse_digits_csv};
+pub use error::DataError;
+pub use fetch::{MNIST_DEFAULT_URL, RemoteFile, fetch_files, mnist_files, sha256_file};
+pub use locate::{
+    DATA_ENV_VAR, DATA_SETS, DataSetSpec, DataSetStatus, Presence, RootSource, SearchRoot,
+    available, locate, locate_in, search_roots,
+};
+pub use mnist::{
+    IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxImages, MnistPart, load_mnist, read_idx_images,
+    read_idx_labels,
+};
+pub use modular::modular_addition;
+pub use rng::{Rng, RngState, derive_seed};
+pub use spirals::two_spirals;
+pub use split::split_indices;
+pub use text::{TextCorpus, Vocab};

@@ -1,0 +1,16 @@
+//! Building blocks of nonlin: activations, neuron types, layers and models.
+//!
+//! Every block is a Burn `Module` with a `XxxConfig` holding the paper's defaults. Activations are
+//! chosen by name through [`activation::ActivationSpec`], so any model that takes one accepts every
+//! registered activation, learnable ones included.
+
+pub mod activation;
+pub mod engine;
+pub mod error;
+pub mod gradcheck;
+pub mod model;
+
+pub use activation::{Activation, ActivationSpec};
+pub use engine::DeviceSpec;
+pub use error::NnError;
+pub use model::{Classifier, ConvNet, ConvNetConfig, Mlp, MlpConfig, Model};

@@ -1,0 +1,2 @@
+//! Theory probes (NTK, criticality, deep-linear dynamics, ...). Each probe lands as one file here;
+//! a probe reads a model (and data) and returns named numbers and series.
