@@ -143,17 +143,26 @@ impl MetricsLog {
     /// each step once.
     pub fn retain(&mut self, keep: impl Fn(&MetricRecord) -> bool) -> Result<(), MetricsError> {
         let path = self.jsonl_path();
-        let io_err = |source| MetricsError::Io { path: path.clone(), source };
+        let io_err = |source| MetricsError::Io {
+            path: path.clone(),
+            source,
+        };
         self.records.retain(|r| keep(r));
         let mut text = String::new();
         for (i, record) in self.records.iter().enumerate() {
-            let line = serde_json::to_string(record)
-                .map_err(|source| MetricsError::Json { path: path.clone(), line: i + 1, source })?;
+            let line = serde_json::to_string(record).map_err(|source| MetricsError::Json {
+                path: path.clone(),
+                line: i + 1,
+                source,
+            })?;
             text.push_str(&line);
             text.push('\n');
         }
         crate::atomic::write_atomic(&path, text.as_bytes()).map_err(io_err)?;
-        self.jsonl = OpenOptions::new().append(true).open(&path).map_err(io_err)?;
+        self.jsonl = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_err)?;
         Ok(())
     }
 
@@ -328,7 +337,7 @@ fn parse_jsonl(bytes: &[u8], path: &Path) -> Result<Parsed, MetricsError> {
 }
 
 /// Serde for metric values that keeps NaN and ±∞, which plain JSON numbers cannot hold.
-mod non_finite {
+pub(crate) mod non_finite {
     use std::collections::BTreeMap;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -227,8 +227,11 @@ pub struct ArmSpec {
     pub set: BTreeMap<String, Value>,
 }
 
+/// The file's schema. The base tables are kept untyped here (each arm types them after its own
+/// overrides), but naming them lets serde reject unknown top-level keys.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code)]
 struct ExperimentFile {
     name: String,
     #[serde(default)]
@@ -287,14 +290,20 @@ impl Override {
         })?;
         let path = path.trim();
         if path.is_empty() || path.split('.').any(|p| p.is_empty()) {
-            return Err(LabError::Override { text: text.to_string(), reason: "empty key in the path".into() });
+            return Err(LabError::Override {
+                text: text.to_string(),
+                reason: "empty key in the path".into(),
+            });
         }
         let raw = raw.trim();
         let value = toml::from_str::<Table>(&format!("v = {raw}"))
             .ok()
             .and_then(|mut t| t.remove("v"))
             .unwrap_or_else(|| Value::String(raw.to_string()));
-        Ok(Override { path: path.to_string(), value })
+        Ok(Override {
+            path: path.to_string(),
+            value,
+        })
     }
 
     fn apply(&self, root: &mut Table) -> Result<(), String> {
@@ -309,7 +318,9 @@ fn set_path(root: &mut Table, path: &str, value: Value) -> Result<(), String> {
     let last = parts.pop().expect("split yields at least one part");
     let mut table = root;
     for (depth, part) in parts.iter().enumerate() {
-        let entry = table.entry(part.to_string()).or_insert_with(|| Value::Table(Table::new()));
+        let entry = table
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
         table = entry
             .as_table_mut()
             .ok_or_else(|| format!("`{}` is not a table", parts[..=depth].join(".")))?;
@@ -321,21 +332,32 @@ fn set_path(root: &mut Table, path: &str, value: Value) -> Result<(), String> {
 impl Experiment {
     /// Loads a spec file and applies command-line overrides.
     pub fn load(path: &Path, overrides: &[Override]) -> Result<Self, LabError> {
-        let text = std::fs::read_to_string(path).map_err(|e| LabError::Io { path: path.to_path_buf(), source: e })?;
+        let text = std::fs::read_to_string(path).map_err(|e| LabError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         Self::from_text(&text, &path.display().to_string(), overrides)
     }
 
     /// Parses a spec from text; `source` names it in errors.
     pub fn from_text(text: &str, source: &str, overrides: &[Override]) -> Result<Self, LabError> {
-        let spec_err = |key: String, reason: String| LabError::Spec { file: source.to_string(), key, reason };
-        let mut root: Table =
-            toml::from_str(text).map_err(|e| spec_err("(syntax)".into(), e.to_string().trim().to_string()))?;
+        let spec_err = |key: String, reason: String| LabError::Spec {
+            file: source.to_string(),
+            key,
+            reason,
+        };
+        let mut root: Table = toml::from_str(text)
+            .map_err(|e| spec_err("(syntax)".into(), e.to_string().trim().to_string()))?;
         for o in overrides {
-            o.apply(&mut root).map_err(|reason| spec_err(o.path.clone(), format!("cannot override: {reason}")))?;
+            o.apply(&mut root)
+                .map_err(|reason| spec_err(o.path.clone(), format!("cannot override: {reason}")))?;
         }
         let file: ExperimentFile = typed(Value::Table(root.clone()), source, "")?;
         if file.seeds.is_empty() {
-            return Err(spec_err("seeds".into(), "at least one seed is needed".into()));
+            return Err(spec_err(
+                "seeds".into(),
+                "at least one seed is needed".into(),
+            ));
         }
 
         let mut base = Table::new();
@@ -345,22 +367,33 @@ impl Experiment {
             }
         }
         let arms_spec = if file.arm.is_empty() {
-            vec![ArmSpec { name: "base".into(), set: BTreeMap::new() }]
+            vec![ArmSpec {
+                name: "base".into(),
+                set: BTreeMap::new(),
+            }]
         } else {
             file.arm.clone()
         };
         let mut arms: Vec<(String, RunConfig)> = Vec::new();
         for arm in &arms_spec {
             if arms.iter().any(|(name, _)| name == &arm.name) {
-                return Err(spec_err("arm.name".into(), format!("arm `{}` is defined twice", arm.name)));
+                return Err(spec_err(
+                    "arm.name".into(),
+                    format!("arm `{}` is defined twice", arm.name),
+                ));
             }
             let mut table = base.clone();
             for (path, value) in &arm.set {
                 set_path(&mut table, path, value.clone())
                     .map_err(|reason| spec_err(format!("arm `{}` set.{path}", arm.name), reason))?;
             }
-            let config: RunConfig = typed(Value::Table(table), source, &format!("arm `{}`: ", arm.name))?;
-            validate_run(&config).map_err(|(key, reason)| spec_err(format!("arm `{}`: {key}", arm.name), reason))?;
+            let config: RunConfig = typed(
+                Value::Table(table),
+                source,
+                &format!("arm `{}`: ", arm.name),
+            )?;
+            validate_run(&config)
+                .map_err(|(key, reason)| spec_err(format!("arm `{}`: {key}", arm.name), reason))?;
             arms.push((arm.name.clone(), config));
         }
 
@@ -369,13 +402,21 @@ impl Experiment {
             let key = format!("claim[{i}] ({})", claim.name);
             if claim.arm.is_none() {
                 if arms.len() != 1 {
-                    return Err(spec_err(key, "name the arm: this experiment has several".into()));
+                    return Err(spec_err(
+                        key,
+                        "name the arm: this experiment has several".into(),
+                    ));
                 }
                 claim.arm = Some(arms[0].0.clone());
             }
             match (&claim.value, &claim.than_arm) {
                 (Some(_), None) | (None, Some(_)) => {}
-                _ => return Err(spec_err(key, "give exactly one of `value` and `than_arm`".into())),
+                _ => {
+                    return Err(spec_err(
+                        key,
+                        "give exactly one of `value` and `than_arm`".into(),
+                    ));
+                }
             }
             for arm in claim.arm.iter().chain(&claim.than_arm) {
                 if !arms.iter().any(|(name, _)| name == arm) {
@@ -394,7 +435,10 @@ impl Experiment {
             arms,
             claims,
             source: source.to_string(),
-            overrides: overrides.iter().map(|o| format!("{}={}", o.path, o.value)).collect(),
+            overrides: overrides
+                .iter()
+                .map(|o| format!("{}={}", o.path, o.value))
+                .collect(),
         })
     }
 
@@ -413,7 +457,10 @@ impl Experiment {
                 reason: "must be a table of dotted overrides".into(),
             })?;
             for (path, value) in quick {
-                out.push(Override { path: path.clone(), value: value.clone() });
+                out.push(Override {
+                    path: path.clone(),
+                    value: value.clone(),
+                });
             }
         }
         Ok(out)
@@ -426,7 +473,14 @@ fn typed<T: DeserializeOwned>(value: Value, source: &str, prefix: &str) -> Resul
         let key = e.path().to_string();
         LabError::Spec {
             file: source.to_string(),
-            key: format!("{prefix}{}", if key == "." { "(top level)".to_string() } else { key }),
+            key: format!(
+                "{prefix}{}",
+                if key == "." {
+                    "(top level)".to_string()
+                } else {
+                    key
+                }
+            ),
             reason: e.into_inner().to_string(),
         }
     })
@@ -436,34 +490,64 @@ fn typed<T: DeserializeOwned>(value: Value, source: &str, prefix: &str) -> Resul
 fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
     let t = &config.train;
     if !(t.lr.is_finite() && t.lr > 0.0) {
-        return Err(("train.lr".into(), format!("must be a positive number, got {}", t.lr)));
+        return Err((
+            "train.lr".into(),
+            format!("must be a positive number, got {}", t.lr),
+        ));
     }
     if t.epochs == 0 {
         return Err(("train.epochs".into(), "must be at least 1".into()));
     }
     if t.batch_size == 0 || t.eval_batch_size == 0 {
-        return Err(("train.batch_size".into(), "batch sizes must be at least 1".into()));
+        return Err((
+            "train.batch_size".into(),
+            "batch sizes must be at least 1".into(),
+        ));
     }
     if t.log_every == 0 {
         return Err(("train.log_every".into(), "must be at least 1".into()));
     }
-    t.schedule.validate().map_err(|e| ("train.schedule".to_string(), e.to_string()))?;
-    config.optimizer.validate().map_err(|e| ("optimizer".to_string(), e.to_string()))?;
+    t.schedule
+        .validate()
+        .map_err(|e| ("train.schedule".to_string(), e.to_string()))?;
+    config
+        .optimizer
+        .validate()
+        .map_err(|e| ("optimizer".to_string(), e.to_string()))?;
     let fraction = |key: &str, f: f64, max: f64| {
-        if (0.0..max).contains(&f) { Ok(()) } else { Err((key.to_string(), format!("must be in [0, {max}), got {f}"))) }
+        if (0.0..max).contains(&f) {
+            Ok(())
+        } else {
+            Err((key.to_string(), format!("must be in [0, {max}), got {f}")))
+        }
     };
     match &config.data {
         DataConfig::Mnist { validation, .. } => fraction("data.validation", *validation, 1.0)?,
-        DataConfig::Digits { test_fraction, validation } | DataConfig::TwoSpirals { test_fraction, validation, .. } => {
+        DataConfig::Digits {
+            test_fraction,
+            validation,
+        }
+        | DataConfig::TwoSpirals {
+            test_fraction,
+            validation,
+            ..
+        } => {
             fraction("data.test_fraction", *test_fraction, 1.0)?;
             fraction("data.validation", *validation, 1.0 - test_fraction)?;
         }
-        DataConfig::ModularAddition { p, train_fraction, validation } => {
+        DataConfig::ModularAddition {
+            p,
+            train_fraction,
+            validation,
+        } => {
             if *p < 2 {
                 return Err(("data.p".into(), format!("must be at least 2, got {p}")));
             }
             if !(*train_fraction > 0.0 && *train_fraction < 1.0) {
-                return Err(("data.train_fraction".into(), format!("must be in (0, 1), got {train_fraction}")));
+                return Err((
+                    "data.train_fraction".into(),
+                    format!("must be in (0, 1), got {train_fraction}"),
+                ));
             }
             fraction("data.validation", *validation, *train_fraction)?;
         }
@@ -512,8 +596,13 @@ value = 0.9
 "#;
 
     fn err(text: &str, overrides: &[&str]) -> String {
-        let overrides: Vec<Override> = overrides.iter().map(|o| Override::parse(o).unwrap()).collect();
-        Experiment::from_text(text, "spec.toml", &overrides).unwrap_err().to_string()
+        let overrides: Vec<Override> = overrides
+            .iter()
+            .map(|o| Override::parse(o).unwrap())
+            .collect();
+        Experiment::from_text(text, "spec.toml", &overrides)
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -532,20 +621,35 @@ value = 0.9
 
     #[test]
     fn command_line_overrides_apply_to_every_arm() {
-        let o = vec![Override::parse("train.epochs=7").unwrap(), Override::parse("model.hidden=[8, 8]").unwrap()];
+        let o = vec![
+            Override::parse("train.epochs=7").unwrap(),
+            Override::parse("model.hidden=[8, 8]").unwrap(),
+        ];
         let e = Experiment::from_text(SPEC, "spec.toml", &o).unwrap();
         for (_, arm) in &e.arms {
             assert_eq!(arm.train.epochs, 7);
             assert!(matches!(&arm.model, ModelConfig::Mlp { hidden, .. } if hidden == &vec![8, 8]));
         }
         let q = Experiment::quick_overrides(SPEC, "spec.toml").unwrap();
-        assert_eq!(q, vec![Override { path: "train.epochs".into(), value: Value::Integer(1) }]);
+        assert_eq!(
+            q,
+            vec![Override {
+                path: "train.epochs".into(),
+                value: Value::Integer(1)
+            }]
+        );
     }
 
     #[test]
     fn overrides_parse_values_as_toml_or_strings() {
-        assert_eq!(Override::parse("train.lr=3e-4").unwrap().value, Value::Float(3e-4));
-        assert_eq!(Override::parse("model.activation=gelu").unwrap().value, Value::String("gelu".into()));
+        assert_eq!(
+            Override::parse("train.lr=3e-4").unwrap().value,
+            Value::Float(3e-4)
+        );
+        assert_eq!(
+            Override::parse("model.activation=gelu").unwrap().value,
+            Value::String("gelu".into())
+        );
         assert!(Override::parse("nokey").is_err());
         assert!(Override::parse("a..b=1").is_err());
     }
@@ -553,10 +657,16 @@ value = 0.9
     #[test]
     fn unknown_keys_and_wrong_types_name_the_key_and_file() {
         let e = err(SPEC, &["train.lrr=0.1"]);
-        assert!(e.contains("spec.toml") && e.contains("train") && e.contains("lrr"), "{e}");
+        assert!(
+            e.contains("spec.toml") && e.contains("train") && e.contains("lrr"),
+            "{e}"
+        );
         let e = err(SPEC, &["train.epochs=many"]);
         assert!(e.contains("spec.toml") && e.contains("train.epochs"), "{e}");
-        let e = err(&SPEC.replace("seeds = [1, 2]", "seeds = [1, 2]\nsede = 3"), &[]);
+        let e = err(
+            &SPEC.replace("seeds = [1, 2]", "seeds = [1, 2]\nsede = 3"),
+            &[],
+        );
         assert!(e.contains("sede"), "{e}");
         let e = err(SPEC, &["data.dataset=cifar"]);
         assert!(e.contains("data") && e.contains("cifar"), "{e}");

@@ -17,7 +17,10 @@ pub struct Backprop {
 impl Backprop {
     /// A rule with a fresh optimizer.
     pub fn new(config: &OptimizerConfig) -> Result<Self, LearnError> {
-        Ok(Self { optimizer: config.build()?, config: config.clone() })
+        Ok(Self {
+            optimizer: config.build()?,
+            config: config.clone(),
+        })
     }
 }
 
@@ -28,7 +31,9 @@ impl<M: Classifier> LearningRule<M> for Backprop {
 
     fn step(&mut self, model: M, batch: &TensorBatch, lr: f64) -> Result<(M, Metrics), LearnError> {
         let logits = model.logits(batch.x.clone());
-        let loss = CrossEntropyLossConfig::new().init(&logits.device()).forward(logits.clone(), batch.y.clone());
+        let loss = CrossEntropyLossConfig::new()
+            .init(&logits.device())
+            .forward(logits.clone(), batch.y.clone());
         let correct = count_correct(logits.detach(), batch);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let loss_value = loss.into_scalar::<f64>();
@@ -41,10 +46,10 @@ impl<M: Classifier> LearningRule<M> for Backprop {
     }
 
     fn save_state(&self) -> Result<Vec<u8>, LearnError> {
-        let bytes = self
-            .optimizer
-            .into_bytes()
-            .map_err(|e| LearnError::State { rule: "backprop".into(), reason: format!("{e:?}") })?;
+        let bytes = self.optimizer.into_bytes().map_err(|e| LearnError::State {
+            rule: "backprop".into(),
+            reason: format!("{e:?}"),
+        })?;
         Ok(bytes.to_vec())
     }
 
@@ -52,7 +57,10 @@ impl<M: Classifier> LearningRule<M> for Backprop {
         let fresh = self.config.build()?;
         self.optimizer = fresh
             .from_bytes(Bytes::from_bytes_vec(bytes))
-            .map_err(|e| LearnError::State { rule: "backprop".into(), reason: format!("{e:?}") })?;
+            .map_err(|e| LearnError::State {
+                rule: "backprop".into(),
+                reason: format!("{e:?}"),
+            })?;
         Ok(())
     }
 }

@@ -22,7 +22,10 @@ impl TensorBatch {
             return Err(LearnError::Batch("empty batch".into()));
         }
         if batch.x.len() % n != 0 {
-            return Err(LearnError::Batch(format!("{} input values do not divide into {n} samples", batch.x.len())));
+            return Err(LearnError::Batch(format!(
+                "{} input values do not divide into {n} samples",
+                batch.x.len()
+            )));
         }
         let features = batch.x.len() / n;
         let x = Tensor::<2>::from_data(TensorData::new(batch.x.clone(), [n, features]), device);

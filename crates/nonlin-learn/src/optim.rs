@@ -62,16 +62,30 @@ fn adamw_decay() -> f64 {
 impl Default for OptimizerConfig {
     /// Adam with PyTorch's defaults.
     fn default() -> Self {
-        OptimizerConfig::Adam { beta1: beta1(), beta2: beta2(), epsilon: epsilon(), weight_decay: 0.0 }
+        OptimizerConfig::Adam {
+            beta1: beta1(),
+            beta2: beta2(),
+            epsilon: epsilon(),
+            weight_decay: 0.0,
+        }
     }
 }
 
 impl OptimizerConfig {
     /// Checks the hyperparameters' ranges.
     pub fn validate(&self) -> Result<(), LearnError> {
-        let bad = |reason: String| Err(LearnError::Config { what: "optimizer".into(), reason });
+        let bad = |reason: String| {
+            Err(LearnError::Config {
+                what: "optimizer".into(),
+                reason,
+            })
+        };
         match *self {
-            OptimizerConfig::Sgd { momentum, weight_decay, .. } => {
+            OptimizerConfig::Sgd {
+                momentum,
+                weight_decay,
+                ..
+            } => {
                 if !(0.0..1.0).contains(&momentum) {
                     return bad(format!("sgd momentum must be in [0, 1), got {momentum}"));
                 }
@@ -79,8 +93,18 @@ impl OptimizerConfig {
                     return bad(format!("weight_decay must be >= 0, got {weight_decay}"));
                 }
             }
-            OptimizerConfig::Adam { beta1, beta2, epsilon, weight_decay }
-            | OptimizerConfig::AdamW { beta1, beta2, epsilon, weight_decay } => {
+            OptimizerConfig::Adam {
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+            }
+            | OptimizerConfig::AdamW {
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+            } => {
                 for (name, b) in [("beta1", beta1), ("beta2", beta2)] {
                     if !(0.0..1.0).contains(&b) {
                         return bad(format!("{name} must be in [0, 1), got {b}"));
@@ -102,18 +126,39 @@ impl OptimizerConfig {
         self.validate()?;
         let decay = |w: f64| (w > 0.0).then(|| WeightDecayConfig::new(w as f32));
         Ok(match *self {
-            OptimizerConfig::Sgd { momentum, nesterov, weight_decay } => {
-                let momentum = (momentum > 0.0)
-                    .then(|| MomentumConfig::new().with_momentum(momentum).with_nesterov(nesterov).with_dampening(0.0));
-                SgdConfig::new().with_momentum(momentum).with_weight_decay(decay(weight_decay)).init()
+            OptimizerConfig::Sgd {
+                momentum,
+                nesterov,
+                weight_decay,
+            } => {
+                let momentum = (momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(momentum)
+                        .with_nesterov(nesterov)
+                        .with_dampening(0.0)
+                });
+                SgdConfig::new()
+                    .with_momentum(momentum)
+                    .with_weight_decay(decay(weight_decay))
+                    .init()
             }
-            OptimizerConfig::Adam { beta1, beta2, epsilon, weight_decay } => AdamConfig::new()
+            OptimizerConfig::Adam {
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+            } => AdamConfig::new()
                 .with_beta_1(beta1 as f32)
                 .with_beta_2(beta2 as f32)
                 .with_epsilon(epsilon as f32)
                 .with_weight_decay(decay(weight_decay))
                 .init(),
-            OptimizerConfig::AdamW { beta1, beta2, epsilon, weight_decay } => AdamWConfig::new()
+            OptimizerConfig::AdamW {
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+            } => AdamWConfig::new()
                 .with_beta_1(beta1 as f32)
                 .with_beta_2(beta2 as f32)
                 .with_epsilon(epsilon as f32)
@@ -132,9 +177,18 @@ mod tests {
         let adam: OptimizerConfig = toml::from_str("kind = \"adam\"").unwrap();
         assert_eq!(adam, OptimizerConfig::default());
         let sgd: OptimizerConfig = toml::from_str("kind = \"sgd\"\nmomentum = 0.9").unwrap();
-        assert_eq!(sgd, OptimizerConfig::Sgd { momentum: 0.9, nesterov: false, weight_decay: 0.0 });
+        assert_eq!(
+            sgd,
+            OptimizerConfig::Sgd {
+                momentum: 0.9,
+                nesterov: false,
+                weight_decay: 0.0
+            }
+        );
         let adamw: OptimizerConfig = toml::from_str("kind = \"adamw\"").unwrap();
-        assert!(matches!(adamw, OptimizerConfig::AdamW { weight_decay, .. } if weight_decay == 0.01));
+        assert!(
+            matches!(adamw, OptimizerConfig::AdamW { weight_decay, .. } if weight_decay == 0.01)
+        );
         let err = toml::from_str::<OptimizerConfig>("kind = \"adam\"\nbeta = 0.9").unwrap_err();
         assert!(err.to_string().contains("beta"), "{err}");
         assert!(toml::from_str::<OptimizerConfig>("kind = \"lbfgs\"").is_err());
@@ -142,9 +196,18 @@ mod tests {
 
     #[test]
     fn bad_ranges_are_errors() {
-        let bad = OptimizerConfig::Sgd { momentum: 1.5, nesterov: false, weight_decay: 0.0 };
+        let bad = OptimizerConfig::Sgd {
+            momentum: 1.5,
+            nesterov: false,
+            weight_decay: 0.0,
+        };
         assert!(bad.build().err().unwrap().to_string().contains("momentum"));
-        let bad = OptimizerConfig::Adam { beta1: 0.9, beta2: 0.999, epsilon: 0.0, weight_decay: 0.0 };
+        let bad = OptimizerConfig::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 0.0,
+            weight_decay: 0.0,
+        };
         assert!(bad.build().is_err());
     }
 }

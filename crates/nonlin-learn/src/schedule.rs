@@ -29,14 +29,19 @@ pub enum ScheduleConfig {
 impl ScheduleConfig {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), LearnError> {
-        let bad = |reason: String| Err(LearnError::Config { what: "schedule".into(), reason });
+        let bad = |reason: String| {
+            Err(LearnError::Config {
+                what: "schedule".into(),
+                reason,
+            })
+        };
         match *self {
-            ScheduleConfig::Step { every, gamma } if every == 0 || gamma <= 0.0 => {
-                bad(format!("step schedule needs every > 0 and gamma > 0, got every {every}, gamma {gamma}"))
-            }
-            ScheduleConfig::Cosine { min_ratio, .. } if !(0.0..=1.0).contains(&min_ratio) => {
-                bad(format!("cosine min_ratio must be in [0, 1], got {min_ratio}"))
-            }
+            ScheduleConfig::Step { every, gamma } if every == 0 || gamma <= 0.0 => bad(format!(
+                "step schedule needs every > 0 and gamma > 0, got every {every}, gamma {gamma}"
+            )),
+            ScheduleConfig::Cosine { min_ratio, .. } if !(0.0..=1.0).contains(&min_ratio) => bad(
+                format!("cosine min_ratio must be in [0, 1], got {min_ratio}"),
+            ),
             _ => Ok(()),
         }
     }
@@ -45,7 +50,9 @@ impl ScheduleConfig {
     pub fn lr(&self, base: f64, step: u64, total: u64) -> f64 {
         match *self {
             ScheduleConfig::Constant => base,
-            ScheduleConfig::Step { every, gamma } => base * gamma.powi((step / every.max(1)) as i32),
+            ScheduleConfig::Step { every, gamma } => {
+                base * gamma.powi((step / every.max(1)) as i32)
+            }
             ScheduleConfig::Cosine { warmup, min_ratio } => {
                 if step < warmup {
                     return base * (step + 1) as f64 / warmup as f64;
@@ -66,23 +73,46 @@ mod tests {
     fn hand_computed_rates() {
         assert_eq!(ScheduleConfig::Constant.lr(0.1, 99, 100), 0.1);
         // every 10 steps times 0.5: step 25 -> 0.1 * 0.5^2 = 0.025
-        let step = ScheduleConfig::Step { every: 10, gamma: 0.5 };
+        let step = ScheduleConfig::Step {
+            every: 10,
+            gamma: 0.5,
+        };
         assert!((step.lr(0.1, 25, 100) - 0.025).abs() < 1e-12);
         // warmup 4: steps 0..3 give 0.25, 0.5, 0.75, 1.0 of base
-        let cos = ScheduleConfig::Cosine { warmup: 4, min_ratio: 0.0 };
+        let cos = ScheduleConfig::Cosine {
+            warmup: 4,
+            min_ratio: 0.0,
+        };
         assert!((cos.lr(1.0, 0, 14) - 0.25).abs() < 1e-12);
         assert!((cos.lr(1.0, 3, 14) - 1.0).abs() < 1e-12);
         // after warmup: 10 steps 4..13 decay over span 9; step 4 -> 1, step 13 -> 0, middle (8.5) -> 0.5
         assert!((cos.lr(1.0, 4, 14) - 1.0).abs() < 1e-12);
         assert!(cos.lr(1.0, 13, 14).abs() < 1e-12);
-        let floor = ScheduleConfig::Cosine { warmup: 0, min_ratio: 0.1 };
+        let floor = ScheduleConfig::Cosine {
+            warmup: 0,
+            min_ratio: 0.1,
+        };
         assert!((floor.lr(2.0, 9, 10) - 0.2).abs() < 1e-12);
     }
 
     #[test]
     fn bad_parameters_are_errors() {
-        assert!(ScheduleConfig::Step { every: 0, gamma: 0.5 }.validate().is_err());
-        assert!(ScheduleConfig::Cosine { warmup: 0, min_ratio: 2.0 }.validate().is_err());
+        assert!(
+            ScheduleConfig::Step {
+                every: 0,
+                gamma: 0.5
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            ScheduleConfig::Cosine {
+                warmup: 0,
+                min_ratio: 2.0
+            }
+            .validate()
+            .is_err()
+        );
         assert!(toml::from_str::<ScheduleConfig>("kind = \"cosine\"\nwarmups = 3").is_err());
     }
 }

@@ -35,7 +35,10 @@ impl TwoLocalLosses {
     fn new(device: &Device) -> Self {
         let config = OptimizerConfig::default();
         Self {
-            heads: Some((LinearConfig::new(8, 2).init(device), LinearConfig::new(8, 2).init(device))),
+            heads: Some((
+                LinearConfig::new(8, 2).init(device),
+                LinearConfig::new(8, 2).init(device),
+            )),
             optimizers: (config.build().unwrap(), config.build().unwrap()),
             leaked: 0,
         }
@@ -47,8 +50,16 @@ impl LearningRule<TwoBlocks> for TwoLocalLosses {
         "two_local_losses"
     }
 
-    fn step(&mut self, model: TwoBlocks, batch: &TensorBatch, lr: f64) -> Result<(TwoBlocks, Metrics), LearnError> {
-        let (head1, head2) = self.heads.take().expect("heads are put back after every step");
+    fn step(
+        &mut self,
+        model: TwoBlocks,
+        batch: &TensorBatch,
+        lr: f64,
+    ) -> Result<(TwoBlocks, Metrics), LearnError> {
+        let (head1, head2) = self
+            .heads
+            .take()
+            .expect("heads are put back after every step");
         let ce = CrossEntropyLossConfig::new().init(&batch.x.device());
 
         let h1 = relu(model.block1.forward(batch.x.clone()));
@@ -61,8 +72,14 @@ impl LearningRule<TwoBlocks> for TwoLocalLosses {
         let mut grads2 = loss2.backward();
         self.leaked = GradientsParams::from_module(&mut grads2, &model.block1).len();
 
-        let local1 = Local { block: model.block1, head: head1 };
-        let local2 = Local { block: model.block2, head: head2 };
+        let local1 = Local {
+            block: model.block1,
+            head: head1,
+        };
+        let local2 = Local {
+            block: model.block2,
+            head: head2,
+        };
         let g1 = GradientsParams::from_module(&mut grads1, &local1);
         let g2 = GradientsParams::from_module(&mut grads2, &local2);
         let local1 = self.optimizers.0.step(lr, local1, g1);
@@ -73,7 +90,13 @@ impl LearningRule<TwoBlocks> for TwoLocalLosses {
             ("loss_block1".to_string(), loss1.into_scalar::<f64>()),
             ("loss_block2".to_string(), loss2.into_scalar::<f64>()),
         ]);
-        Ok((TwoBlocks { block1: local1.block, block2: local2.block }, metrics))
+        Ok((
+            TwoBlocks {
+                block1: local1.block,
+                block2: local2.block,
+            },
+            metrics,
+        ))
     }
 
     fn save_state(&self) -> Result<Vec<u8>, LearnError> {
@@ -87,7 +110,9 @@ impl LearningRule<TwoBlocks> for TwoLocalLosses {
 
 fn batch(device: &Device) -> TensorBatch {
     let xs: Vec<f32> = (0..64 * 4).map(|i| ((i as f32) * 0.37).sin()).collect();
-    let ys: Vec<i64> = (0..64).map(|i| i64::from(xs[i * 4] + xs[i * 4 + 1] > 0.0)).collect();
+    let ys: Vec<i64> = (0..64)
+        .map(|i| i64::from(xs[i * 4] + xs[i * 4 + 1] > 0.0))
+        .collect();
     TensorBatch {
         x: Tensor::from_data(TensorData::new(xs, [64, 4]), device),
         y: Tensor::<1, Int>::from_data(TensorData::new(ys, [64]), device),
@@ -95,7 +120,10 @@ fn batch(device: &Device) -> TensorBatch {
 }
 
 fn model(device: &Device) -> TwoBlocks {
-    TwoBlocks { block1: LinearConfig::new(4, 8).init(device), block2: LinearConfig::new(8, 8).init(device) }
+    TwoBlocks {
+        block1: LinearConfig::new(4, 8).init(device),
+        block2: LinearConfig::new(8, 8).init(device),
+    }
 }
 
 #[test]
@@ -110,14 +138,22 @@ fn no_gradient_crosses_the_detach_and_both_local_losses_fall() {
     for step in 0..150 {
         let (next, metrics) = rule.step(net, &batch, 0.01).unwrap();
         net = next;
-        assert_eq!(rule.leaked, 0, "step {step}: block 2's loss sent a gradient into block 1");
+        assert_eq!(
+            rule.leaked, 0,
+            "step {step}: block 2's loss sent a gradient into block 1"
+        );
         if step == 0 {
             first = metrics.clone();
         }
         last = metrics;
     }
     for key in ["loss_block1", "loss_block2"] {
-        assert!(last[key] < 0.7 * first[key], "{key}: {} -> {}", first[key], last[key]);
+        assert!(
+            last[key] < 0.7 * first[key],
+            "{key}: {} -> {}",
+            first[key],
+            last[key]
+        );
     }
 }
 
@@ -131,8 +167,13 @@ fn without_the_detach_the_check_sees_the_leak() {
     let head2 = LinearConfig::new(8, 2).init(&device);
     let h1 = relu(net.block1.forward(batch.x.clone()));
     let h2 = relu(net.block2.forward(h1));
-    let loss2 = CrossEntropyLossConfig::new().init(&device).forward(head2.forward(h2), batch.y.clone());
+    let loss2 = CrossEntropyLossConfig::new()
+        .init(&device)
+        .forward(head2.forward(h2), batch.y.clone());
     let mut grads = loss2.backward();
     let leaked = GradientsParams::from_module(&mut grads, &net.block1).len();
-    assert_eq!(leaked, 2, "weight and bias of block 1 should receive gradient from loss 2");
+    assert_eq!(
+        leaked, 2,
+        "weight and bias of block 1 should receive gradient from loss 2"
+    );
 }

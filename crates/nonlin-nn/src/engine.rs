@@ -27,7 +27,10 @@ impl FromStr for DeviceSpec {
     type Err = NnError;
 
     fn from_str(text: &str) -> Result<Self, NnError> {
-        let bad = |reason: &str| NnError::Device { spec: text.to_string(), reason: reason.to_string() };
+        let bad = |reason: &str| NnError::Device {
+            spec: text.to_string(),
+            reason: reason.to_string(),
+        };
         let (kind, index) = match text.split_once(':') {
             Some((kind, index)) => {
                 let index = index
@@ -72,7 +75,9 @@ impl DeviceSpec {
     fn raw_device(&self) -> Result<Device, NnError> {
         let missing = |feature: &str| NnError::Device {
             spec: self.to_string(),
-            reason: format!("this build of nonlin has no `{feature}` support; rebuild with `--features {feature}`"),
+            reason: format!(
+                "this build of nonlin has no `{feature}` support; rebuild with `--features {feature}`"
+            ),
         };
         match *self {
             DeviceSpec::Cpu => Ok(Device::flex()),
@@ -113,14 +118,20 @@ fn probe(spec: &DeviceSpec, device: &Device) -> Result<(), NnError> {
     std::panic::set_hook(hook);
     match result {
         Ok(v) if v == 3.0 => Ok(()),
-        Ok(v) => Err(NnError::Device { spec: spec.to_string(), reason: format!("probe computed {v} for 1+2") }),
+        Ok(v) => Err(NnError::Device {
+            spec: spec.to_string(),
+            reason: format!("probe computed {v} for 1+2"),
+        }),
         Err(panic) => {
             let reason = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "the runtime found no usable device".to_string());
-            Err(NnError::Device { spec: spec.to_string(), reason })
+            Err(NnError::Device {
+                spec: spec.to_string(),
+                reason,
+            })
         }
     }
 }
@@ -131,7 +142,10 @@ pub fn set_cpu_threads(threads: usize) -> Result<(), NnError> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
-        .map_err(|e| NnError::Device { spec: "cpu".into(), reason: format!("cannot set {threads} threads: {e}") })
+        .map_err(|e| NnError::Device {
+            spec: "cpu".into(),
+            reason: format!("cannot set {threads} threads: {e}"),
+        })
 }
 
 /// Seeds the engine's random number generator on `device` (parameter initialisers draw from it).
@@ -146,8 +160,14 @@ mod tests {
     #[test]
     fn parses_device_specs() {
         assert_eq!("cpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cpu);
-        assert_eq!("vulkan".parse::<DeviceSpec>().unwrap(), DeviceSpec::Vulkan(0));
-        assert_eq!("vulkan:2".parse::<DeviceSpec>().unwrap(), DeviceSpec::Vulkan(2));
+        assert_eq!(
+            "vulkan".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::Vulkan(0)
+        );
+        assert_eq!(
+            "vulkan:2".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::Vulkan(2)
+        );
         assert_eq!("cuda:1".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(1));
         for bad in ["gpu", "cpu:0", "cuda:x", ""] {
             let err = bad.parse::<DeviceSpec>().unwrap_err().to_string();

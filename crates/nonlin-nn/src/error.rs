@@ -14,7 +14,11 @@ pub enum NnError {
     BadConfig(String),
     /// An input whose shape does not fit the block.
     #[error("shape mismatch in {block}: expected {expected}, got {found:?}")]
-    Shape { block: &'static str, expected: String, found: Vec<usize> },
+    Shape {
+        block: &'static str,
+        expected: String,
+        found: Vec<usize>,
+    },
     /// A device that is not compiled in or not present.
     #[error("device `{spec}` is not available: {reason}")]
     Device { spec: String, reason: String },

@@ -24,7 +24,11 @@ pub struct GradCheckConfig {
 impl Default for GradCheckConfig {
     /// f64 with h = 1e-6 and tolerance 1e-6.
     fn default() -> Self {
-        Self { step: 1e-6, tolerance: 1e-6, dtype: DType::F64 }
+        Self {
+            step: 1e-6,
+            tolerance: 1e-6,
+            dtype: DType::F64,
+        }
     }
 }
 
@@ -32,7 +36,11 @@ impl GradCheckConfig {
     /// For ops that only exist in f32: h = 1e-2 and tolerance 1e-2 (rounding error of f32 central
     /// differences is about 1e-7 / h, truncation error about h^2).
     pub fn f32() -> Self {
-        Self { step: 1e-2, tolerance: 1e-2, dtype: DType::F32 }
+        Self {
+            step: 1e-2,
+            tolerance: 1e-2,
+            dtype: DType::F32,
+        }
     }
 }
 
@@ -70,9 +78,13 @@ impl fmt::Display for GradCheckReport {
 /// Why a check could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum GradCheckError {
-    #[error("the op returned {found:?} for {expected:?} inputs: it does not keep the dtype, so check it with GradCheckConfig::f32()")]
+    #[error(
+        "the op returned {found:?} for {expected:?} inputs: it does not keep the dtype, so check it with GradCheckConfig::f32()"
+    )]
     DtypeLost { expected: DType, found: DType },
-    #[error("input {input} received no gradient: the op does not depend on it, or the graph was detached")]
+    #[error(
+        "input {input} received no gradient: the op does not depend on it, or the graph was detached"
+    )]
     NoGradient { input: usize },
     #[error("the op returned a non-finite value")]
     NonFinite,
@@ -94,21 +106,32 @@ where
     let plain = Device::flex();
     let autodiff = plain.clone().autodiff();
     let make = |values: &[f64], device: &Device| {
-        Tensor::<1>::from_data(TensorData::new(values.to_vec(), [values.len()]), (device, config.dtype))
+        Tensor::<1>::from_data(
+            TensorData::new(values.to_vec(), [values.len()]),
+            (device, config.dtype),
+        )
     };
 
     // Analytic gradients.
-    let leaves: Vec<Tensor<1>> = inputs.iter().map(|x| make(x, &autodiff).require_grad()).collect();
+    let leaves: Vec<Tensor<1>> = inputs
+        .iter()
+        .map(|x| make(x, &autodiff).require_grad())
+        .collect();
     let output = op(&leaves, &autodiff);
     if output.dtype() != config.dtype {
-        return Err(GradCheckError::DtypeLost { expected: config.dtype, found: output.dtype() });
+        return Err(GradCheckError::DtypeLost {
+            expected: config.dtype,
+            found: output.dtype(),
+        });
     }
     let weights = projection(output.dims()[0]);
     let r = make(&weights, &autodiff);
     let grads = (output * r).sum().backward();
     let mut analytic = Vec::with_capacity(inputs.len());
     for (i, leaf) in leaves.iter().enumerate() {
-        let g = leaf.grad(&grads).ok_or(GradCheckError::NoGradient { input: i })?;
+        let g = leaf
+            .grad(&grads)
+            .ok_or(GradCheckError::NoGradient { input: i })?;
         analytic.push(to_f64(g));
     }
 
@@ -117,10 +140,19 @@ where
         let xs: Vec<Tensor<1>> = values.iter().map(|x| make(x, &plain)).collect();
         let out = to_f64(op(&xs, &plain));
         let value: f64 = out.iter().zip(&weights).map(|(o, w)| o * w).sum();
-        if value.is_finite() { Ok(value) } else { Err(GradCheckError::NonFinite) }
+        if value.is_finite() {
+            Ok(value)
+        } else {
+            Err(GradCheckError::NonFinite)
+        }
     };
-    let mut report =
-        GradCheckReport { max_error: 0.0, worst: (0, 0), analytic: 0.0, numeric: 0.0, tolerance: config.tolerance };
+    let mut report = GradCheckReport {
+        max_error: 0.0,
+        worst: (0, 0),
+        analytic: 0.0,
+        numeric: 0.0,
+        tolerance: config.tolerance,
+    };
     let mut point: Vec<Vec<f64>> = inputs.to_vec();
     for i in 0..inputs.len() {
         for j in 0..inputs[i].len() {
@@ -133,7 +165,13 @@ where
             let numeric = (up - down) / (2.0 * config.step);
             let error = (analytic[i][j] - numeric).abs() / numeric.abs().max(1.0);
             if error > report.max_error || !error.is_finite() {
-                report = GradCheckReport { max_error: error, worst: (i, j), analytic: analytic[i][j], numeric, ..report };
+                report = GradCheckReport {
+                    max_error: error,
+                    worst: (i, j),
+                    analytic: analytic[i][j],
+                    numeric,
+                    ..report
+                };
             }
         }
     }
@@ -141,12 +179,16 @@ where
 }
 
 fn to_f64(t: Tensor<1>) -> Vec<f64> {
-    t.into_data().try_into_vec_as::<f64>().expect("converted to f64 above")
+    t.into_data()
+        .try_into_vec_as::<f64>()
+        .expect("converted to f64 above")
 }
 
 /// Fixed weights in [0.5, 1.5): distinct, nonzero, the same on every run.
 fn projection(n: usize) -> Vec<f64> {
-    (0..n).map(|k| 0.5 + ((k as f64 + 1.0) * 0.618_033_988_749_895).fract()).collect()
+    (0..n)
+        .map(|k| 0.5 + ((k as f64 + 1.0) * 0.618_033_988_749_895).fract())
+        .collect()
 }
 
 #[cfg(test)]
@@ -156,8 +198,12 @@ mod tests {
     #[test]
     fn a_correct_gradient_passes() {
         // d/dx sum(r * x^3) = 3 r x^2, checked numerically
-        let report = check_gradients(|x, _| x[0].clone().powi_scalar(3), &[vec![0.5, -1.2, 2.0]], &GradCheckConfig::default())
-            .unwrap();
+        let report = check_gradients(
+            |x, _| x[0].clone().powi_scalar(3),
+            &[vec![0.5, -1.2, 2.0]],
+            &GradCheckConfig::default(),
+        )
+        .unwrap();
         assert!(report.passed(), "{report}");
     }
 
@@ -187,8 +233,15 @@ mod tests {
 
     #[test]
     fn an_input_the_op_ignores_is_reported() {
-        let err = check_gradients(|x, _| x[0].clone() * 2.0, &[vec![1.0], vec![2.0]], &GradCheckConfig::default())
-            .unwrap_err();
-        assert!(matches!(err, GradCheckError::NoGradient { input: 1 }), "{err}");
+        let err = check_gradients(
+            |x, _| x[0].clone() * 2.0,
+            &[vec![1.0], vec![2.0]],
+            &GradCheckConfig::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, GradCheckError::NoGradient { input: 1 }),
+            "{err}"
+        );
     }
 }

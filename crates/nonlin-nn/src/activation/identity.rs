@@ -32,6 +32,10 @@ mod tests {
     #[test]
     fn hand_computed_values() {
         // identity returns its input
-        assert_close(&eval("identity", &[-2.0, 0.0, 1.5]), &[-2.0, 0.0, 1.5], 1e-5);
+        assert_close(
+            &eval("identity", &[-2.0, 0.0, 1.5]),
+            &[-2.0, 0.0, 1.5],
+            1e-5,
+        );
     }
 }

@@ -17,7 +17,9 @@ impl LeakyRelu {
     /// Builds it from a spec such as `leaky_relu(negative_slope=0.2)`.
     pub fn from_spec(spec: &ActivationSpec, _init: &ActivationInit<'_>) -> Result<Self, NnError> {
         spec.expect_params(&["negative_slope"])?;
-        Ok(Self { negative_slope: spec.param("negative_slope", 0.01) })
+        Ok(Self {
+            negative_slope: spec.param("negative_slope", 0.01),
+        })
     }
 
     /// # Shapes
@@ -36,6 +38,10 @@ mod tests {
     fn hand_computed_values() {
         // default slope 0.01: -2 -> -0.02; slope 0.2: -2 -> -0.4; positives pass through
         assert_close(&eval("leaky_relu", &[-2.0, 3.0]), &[-0.02, 3.0], 1e-6);
-        assert_close(&eval("leaky_relu(negative_slope=0.2)", &[-2.0, 3.0]), &[-0.4, 3.0], 1e-6);
+        assert_close(
+            &eval("leaky_relu(negative_slope=0.2)", &[-2.0, 3.0]),
+            &[-0.4, 3.0],
+            1e-6,
+        );
     }
 }

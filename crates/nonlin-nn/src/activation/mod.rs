@@ -95,7 +95,14 @@ pub(crate) mod tests {
     pub(crate) fn eval(spec: &str, xs: &[f32]) -> Vec<f32> {
         let device = Device::flex();
         let spec: ActivationSpec = spec.parse().unwrap();
-        let act = Activation::new(&spec, &ActivationInit { device: &device, width: xs.len() }).unwrap();
+        let act = Activation::new(
+            &spec,
+            &ActivationInit {
+                device: &device,
+                width: xs.len(),
+            },
+        )
+        .unwrap();
         let x = Tensor::<1>::from_floats(xs, &device);
         act.forward(x).into_data().try_to_vec::<f32>().unwrap()
     }
@@ -111,16 +118,33 @@ pub(crate) mod tests {
     fn unknown_names_list_the_registry() {
         let device = Device::flex();
         let spec: ActivationSpec = "swishy".parse().unwrap();
-        let err = Activation::new(&spec, &ActivationInit { device: &device, width: 1 }).unwrap_err();
+        let err = Activation::new(
+            &spec,
+            &ActivationInit {
+                device: &device,
+                width: 1,
+            },
+        )
+        .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("swishy") && text.contains("relu") && text.contains("softplus"), "{text}");
+        assert!(
+            text.contains("swishy") && text.contains("relu") && text.contains("softplus"),
+            "{text}"
+        );
     }
 
     #[test]
     fn unknown_parameters_are_errors() {
         let device = Device::flex();
         let spec: ActivationSpec = "relu(alpha=1)".parse().unwrap();
-        let err = Activation::new(&spec, &ActivationInit { device: &device, width: 1 }).unwrap_err();
+        let err = Activation::new(
+            &spec,
+            &ActivationInit {
+                device: &device,
+                width: 1,
+            },
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("alpha"), "{err}");
     }
 
@@ -133,7 +157,14 @@ pub(crate) mod tests {
             let spec: ActivationSpec = name.parse().unwrap();
             let report = check_gradients(
                 |inputs, device| {
-                    let act = Activation::new(&spec, &ActivationInit { device, width: xs.len() }).unwrap();
+                    let act = Activation::new(
+                        &spec,
+                        &ActivationInit {
+                            device,
+                            width: xs.len(),
+                        },
+                    )
+                    .unwrap();
                     act.forward(inputs[0].clone())
                 },
                 &[xs.clone()],

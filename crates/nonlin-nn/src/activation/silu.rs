@@ -32,6 +32,10 @@ mod tests {
     #[test]
     fn hand_computed_values() {
         // sigmoid(-1)=0.2689414 so silu(-1)=-0.2689414; sigmoid(2)=0.8807971 so silu(2)=1.7615942
-        assert_close(&eval("silu", &[-1.0, 0.0, 2.0]), &[-0.268_941_4, 0.0, 1.761_594_2], 1e-5);
+        assert_close(
+            &eval("silu", &[-1.0, 0.0, 2.0]),
+            &[-0.268_941_4, 0.0, 1.761_594_2],
+            1e-5,
+        );
     }
 }

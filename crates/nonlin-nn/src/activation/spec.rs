@@ -28,10 +28,17 @@ impl ActivationSpec {
     pub fn expect_params(&self, known: &[&str]) -> Result<(), NnError> {
         for key in self.params.keys() {
             if !known.contains(&key.as_str()) {
-                let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+                let known = if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                };
                 return Err(NnError::BadActivation {
                     spec: self.to_string(),
-                    reason: format!("unknown parameter `{key}` (parameters of {}: {known})", self.name),
+                    reason: format!(
+                        "unknown parameter `{key}` (parameters of {}: {known})",
+                        self.name
+                    ),
                 });
             }
         }
@@ -48,7 +55,10 @@ impl FromStr for ActivationSpec {
     type Err = NnError;
 
     fn from_str(text: &str) -> Result<Self, NnError> {
-        let bad = |reason: String| NnError::BadActivation { spec: text.to_string(), reason };
+        let bad = |reason: String| NnError::BadActivation {
+            spec: text.to_string(),
+            reason,
+        };
         let text_trim = text.trim();
         let (name, rest) = match text_trim.find('(') {
             Some(open) => {
@@ -64,13 +74,22 @@ impl FromStr for ActivationSpec {
             return Err(bad("the name must be letters, digits and `_`".into()));
         }
         let mut params = BTreeMap::new();
-        for part in rest.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) =
-                part.split_once('=').ok_or_else(|| bad(format!("parameter `{part}` is not `key=value`")))?;
-            let value: f64 = value
-                .trim()
-                .parse()
-                .map_err(|_| bad(format!("parameter `{}` has a non-numeric value `{}`", key.trim(), value.trim())))?;
+        for part in rest
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| bad(format!("parameter `{part}` is not `key=value`")))?;
+            let value: f64 = value.trim().parse().map_err(|_| {
+                bad(format!(
+                    "parameter `{}` has a non-numeric value `{}`",
+                    key.trim(),
+                    value.trim()
+                ))
+            })?;
             if !value.is_finite() {
                 return Err(bad(format!("parameter `{}` must be finite", key.trim())));
             }
@@ -78,7 +97,10 @@ impl FromStr for ActivationSpec {
                 return Err(bad(format!("parameter `{}` is given twice", key.trim())));
             }
         }
-        Ok(ActivationSpec { name: name.to_string(), params })
+        Ok(ActivationSpec {
+            name: name.to_string(),
+            params,
+        })
     }
 }
 
@@ -86,7 +108,11 @@ impl fmt::Display for ActivationSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.name)?;
         if !self.params.is_empty() {
-            let parts: Vec<String> = self.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let parts: Vec<String> = self
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             write!(f, "({})", parts.join(", "))?;
         }
         Ok(())
@@ -110,7 +136,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_specs() {
-        for bad in ["", "relu(", "relu(a)", "relu(a=x)", "re lu", "relu(a=1,a=2)", "relu(a=inf)"] {
+        for bad in [
+            "",
+            "relu(",
+            "relu(a)",
+            "relu(a=x)",
+            "re lu",
+            "relu(a=1,a=2)",
+            "relu(a=inf)",
+        ] {
             assert!(bad.parse::<ActivationSpec>().is_err(), "{bad} parsed");
         }
     }

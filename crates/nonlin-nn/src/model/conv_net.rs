@@ -43,7 +43,9 @@ impl ConvNetConfig {
         let [c, h, w] = self.input_shape;
         let stages = self.channels.len();
         if c == 0 || self.classes == 0 || self.channels.contains(&0) {
-            return Err(NnError::BadConfig("conv_net channels and classes must be positive".into()));
+            return Err(NnError::BadConfig(
+                "conv_net channels and classes must be positive".into(),
+            ));
         }
         let shrink = 1usize << stages;
         if h < shrink || w < shrink {
@@ -56,8 +58,15 @@ impl ConvNetConfig {
         let mut convs = Vec::with_capacity(stages);
         let mut activations = Vec::with_capacity(stages);
         for &out in &self.channels {
-            convs.push(Conv2dConfig::new([in_channels, out], [3, 3]).with_padding(PaddingConfig2d::Same).init(device));
-            activations.push(Activation::new(&spec, &ActivationInit { device, width: out })?);
+            convs.push(
+                Conv2dConfig::new([in_channels, out], [3, 3])
+                    .with_padding(PaddingConfig2d::Same)
+                    .init(device),
+            );
+            activations.push(Activation::new(
+                &spec,
+                &ActivationInit { device, width: out },
+            )?);
             in_channels = out;
         }
         let features = in_channels * (h / shrink) * (w / shrink);
@@ -100,9 +109,18 @@ mod tests {
     fn shapes_for_digits_and_mnist() {
         let device = Device::flex();
         let digits = ConvNetConfig::new([1, 8, 8], 10).init(&device).unwrap();
-        assert_eq!(digits.logits(Tensor::zeros([5, 64], &device)).dims(), [5, 10]);
-        let mnist = ConvNetConfig::new([1, 28, 28], 10).with_activation("gelu".into()).init(&device).unwrap();
-        assert_eq!(mnist.forward(Tensor::zeros([2, 1, 28, 28], &device)).dims(), [2, 10]);
+        assert_eq!(
+            digits.logits(Tensor::zeros([5, 64], &device)).dims(),
+            [5, 10]
+        );
+        let mnist = ConvNetConfig::new([1, 28, 28], 10)
+            .with_activation("gelu".into())
+            .init(&device)
+            .unwrap();
+        assert_eq!(
+            mnist.forward(Tensor::zeros([2, 1, 28, 28], &device)).dims(),
+            [2, 10]
+        );
         // params: conv1 1*16*9+16=160, conv2 16*32*9+32=4640, head 32*2*2*10+10=1290 -> 6090
         assert_eq!(digits.num_params(), 6090);
     }
@@ -110,7 +128,10 @@ mod tests {
     #[test]
     fn too_many_stages_for_the_input_is_an_error() {
         let device = Device::flex();
-        let err = ConvNetConfig::new([1, 8, 8], 10).with_channels(vec![4, 4, 4, 4]).init(&device).unwrap_err();
+        let err = ConvNetConfig::new([1, 8, 8], 10)
+            .with_channels(vec![4, 4, 4, 4])
+            .init(&device)
+            .unwrap_err();
         assert!(err.to_string().contains("8x8"), "{err}");
     }
 }

@@ -47,14 +47,23 @@ impl MlpConfig {
         let mut widths = vec![self.input];
         widths.extend(&self.hidden);
         widths.push(self.output);
-        let layers =
-            widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).with_bias(self.bias).init(device)).collect();
+        let layers = widths
+            .windows(2)
+            .map(|w| {
+                LinearConfig::new(w[0], w[1])
+                    .with_bias(self.bias)
+                    .init(device)
+            })
+            .collect();
         let activations = self
             .hidden
             .iter()
             .map(|&width| Activation::new(&spec, &ActivationInit { device, width }))
             .collect::<Result<_, _>>()?;
-        Ok(Mlp { layers, activations })
+        Ok(Mlp {
+            layers,
+            activations,
+        })
     }
 }
 
@@ -101,7 +110,9 @@ mod tests {
     #[test]
     fn shapes_and_parameter_count() {
         let device = Device::flex();
-        let mlp = MlpConfig::new(784, vec![256, 256], 10).init(&device).unwrap();
+        let mlp = MlpConfig::new(784, vec![256, 256], 10)
+            .init(&device)
+            .unwrap();
         // (784*256 + 256) + (256*256 + 256) + (256*10 + 10) = 200960 + 65792 + 2570 = 269322
         assert_eq!(mlp.num_params(), 269_322);
         let out = mlp.forward(Tensor::zeros([3, 784], &device));
@@ -116,9 +127,17 @@ mod tests {
         // With the identity activation and no bias, two layers compose to x W1^T W2^T... check
         // linearity: f(2x) = 2 f(x).
         let device = Device::flex();
-        let mlp = MlpConfig::new(3, vec![4], 2).with_activation("identity".into()).with_bias(false).init(&device).unwrap();
+        let mlp = MlpConfig::new(3, vec![4], 2)
+            .with_activation("identity".into())
+            .with_bias(false)
+            .init(&device)
+            .unwrap();
         let x = Tensor::<2>::from_floats([[0.3, -1.0, 2.0]], &device);
-        let a = mlp.forward(x.clone() * 2.0).into_data().try_to_vec::<f32>().unwrap();
+        let a = mlp
+            .forward(x.clone() * 2.0)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         let b = mlp.forward(x).into_data().try_to_vec::<f32>().unwrap();
         for (a, b) in a.iter().zip(&b) {
             assert!((a - 2.0 * b).abs() < 1e-5);
@@ -130,7 +149,10 @@ mod tests {
         let device = Device::flex();
         assert!(MlpConfig::new(0, vec![4], 2).init(&device).is_err());
         assert!(MlpConfig::new(3, vec![0], 2).init(&device).is_err());
-        let err = MlpConfig::new(3, vec![4], 2).with_activation("nope".into()).init(&device).unwrap_err();
+        let err = MlpConfig::new(3, vec![4], 2)
+            .with_activation("nope".into())
+            .init(&device)
+            .unwrap_err();
         assert!(err.to_string().contains("nope"));
     }
 }

@@ -1,0 +1,120 @@
+//! `nonlin compare`: one table of every arm of several runs, with the config keys that differ
+//! between them and their final metrics.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::LabError;
+use crate::spec::Experiment;
+use crate::summary::Summary;
+use crate::table::Table;
+
+/// One row of the comparison: a run's arm.
+struct Row {
+    run: String,
+    arm: String,
+    config: BTreeMap<String, String>,
+    metrics: BTreeMap<String, String>,
+}
+
+/// Builds the comparison table of the run folders.
+pub fn compare(dirs: &[PathBuf]) -> Result<Table, LabError> {
+    if dirs.is_empty() {
+        return Err(LabError::Other(
+            "compare needs at least one run folder".into(),
+        ));
+    }
+    let mut rows = Vec::new();
+    for dir in dirs {
+        let config_path = dir.join("config.json");
+        let bytes = std::fs::read(&config_path).map_err(|e| LabError::NotARun {
+            path: dir.clone(),
+            reason: format!("no config.json ({e})"),
+        })?;
+        let experiment: Experiment =
+            serde_json::from_slice(&bytes).map_err(|e| LabError::NotARun {
+                path: dir.clone(),
+                reason: format!("config.json: {e}"),
+            })?;
+        let summary = Summary::read(dir)?;
+        let run = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| dir.display().to_string());
+        for (arm, config) in &experiment.arms {
+            let mut flat = BTreeMap::new();
+            flatten(
+                "",
+                &serde_json::to_value(config).map_err(|e| LabError::Other(e.to_string()))?,
+                &mut flat,
+            );
+            let metrics = summary
+                .arms
+                .get(arm)
+                .map(|m| m.iter().map(|(k, s)| (k.clone(), s.display())).collect())
+                .unwrap_or_default();
+            rows.push(Row {
+                run: run.clone(),
+                arm: arm.clone(),
+                config: flat,
+                metrics,
+            });
+        }
+    }
+
+    let keys: BTreeSet<&String> = rows.iter().flat_map(|r| r.config.keys()).collect();
+    let differing: Vec<&String> = keys
+        .into_iter()
+        .filter(|k| {
+            let first = rows[0].config.get(*k);
+            rows.iter().any(|r| r.config.get(*k) != first)
+        })
+        .collect();
+    let metrics: BTreeSet<&String> = rows.iter().flat_map(|r| r.metrics.keys()).collect();
+
+    let headers = ["run".to_string(), "arm".to_string()]
+        .into_iter()
+        .chain(differing.iter().map(|k| k.to_string()))
+        .chain(metrics.iter().map(|m| m.to_string()));
+    let mut table = Table::new(headers);
+    for r in &rows {
+        let cells = [r.run.clone(), r.arm.clone()]
+            .into_iter()
+            .chain(
+                differing
+                    .iter()
+                    .map(|k| r.config.get(*k).cloned().unwrap_or_default()),
+            )
+            .chain(
+                metrics
+                    .iter()
+                    .map(|m| r.metrics.get(*m).cloned().unwrap_or_default()),
+            );
+        table.push_row(cells);
+    }
+    Ok(table)
+}
+
+/// Flattens JSON into dotted keys with scalar (or array) values as text.
+fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        Value::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! `summary.json`: the final metrics of every arm and seed, their mean and spread per arm, and
+//! the verdict on every claim.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::LabError;
+use crate::atomic::write_atomic;
+use crate::checkpoint::sha256_hex;
+use crate::spec::{ClaimSpec, Experiment, Op, RunConfig};
+
+/// Final metrics of one arm trained from one seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitResult {
+    pub arm: String,
+    pub seed: u64,
+    #[serde(with = "crate::metrics_log::non_finite")]
+    pub metrics: BTreeMap<String, f64>,
+    /// The step at which the loss became non-finite, if it did.
+    pub diverged_at: Option<u64>,
+}
+
+/// Mean and spread of a metric over seeds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    pub mean: f64,
+    /// Sample standard deviation (0 for one seed).
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+impl Stat {
+    /// The statistics of `values` (non-empty).
+    pub fn of(values: &[f64]) -> Stat {
+        let n = values.len();
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let var = if n > 1 {
+            values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+        } else {
+            0.0
+        };
+        Stat {
+            mean,
+            std: var.sqrt(),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            n,
+        }
+    }
+
+    /// `mean ± std (n=N)`, with 4 significant decimals.
+    pub fn display(&self) -> String {
+        if self.n > 1 {
+            format!("{:.4} ± {:.4} (n={})", self.mean, self.std, self.n)
+        } else {
+            format!("{:.4}", self.mean)
+        }
+    }
+}
+
+/// The verdict on one claim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimResult {
+    pub name: String,
+    /// The claim as a sentence: `test_accuracy of relu >= 0.95`.
+    pub claimed: String,
+    /// What was measured, mean ± spread over seeds.
+    pub measured: String,
+    pub passed: bool,
+    pub source: Option<String>,
+}
+
+/// Everything `summary.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub experiment: String,
+    pub units: Vec<UnitResult>,
+    /// arm -> metric -> statistics over seeds.
+    pub arms: BTreeMap<String, BTreeMap<String, Stat>>,
+    pub claims: Vec<ClaimResult>,
+    /// Wall-clock seconds per unit; kept apart from the metrics, which are deterministic.
+    pub timing_s: BTreeMap<String, f64>,
+}
+
+impl Summary {
+    /// Aggregates unit results and checks the claims.
+    pub fn new(
+        experiment: &Experiment,
+        units: Vec<UnitResult>,
+        timing_s: BTreeMap<String, f64>,
+    ) -> Self {
+        let mut arms: BTreeMap<String, BTreeMap<String, Stat>> = BTreeMap::new();
+        for (arm, _) in &experiment.arms {
+            let mut names: Vec<&String> = units
+                .iter()
+                .filter(|u| &u.arm == arm)
+                .flat_map(|u| u.metrics.keys())
+                .collect();
+            names.sort();
+            names.dedup();
+            let mut stats = BTreeMap::new();
+            for name in names {
+                let values: Vec<f64> = units
+                    .iter()
+                    .filter(|u| &u.arm == arm)
+                    .filter_map(|u| u.metrics.get(name).copied())
+                    .collect();
+                stats.insert(name.clone(), Stat::of(&values));
+            }
+            arms.insert(arm.clone(), stats);
+        }
+        let claims = experiment
+            .claims
+            .iter()
+            .map(|c| check_claim(c, &arms))
+            .collect();
+        Summary {
+            experiment: experiment.name.clone(),
+            units,
+            arms,
+            claims,
+            timing_s,
+        }
+    }
+
+    /// Writes `summary.json` into the run folder.
+    pub fn write(&self, dir: &Path) -> Result<(), LabError> {
+        let path = dir.join("summary.json");
+        let json = serde_json::to_vec_pretty(self).map_err(|e| LabError::Other(e.to_string()))?;
+        write_atomic(&path, &json).map_err(LabError::io(path))
+    }
+
+    /// Reads `summary.json` from a run folder.
+    pub fn read(dir: &Path) -> Result<Self, LabError> {
+        let path = dir.join("summary.json");
+        let bytes = std::fs::read(&path).map_err(|e| LabError::NotARun {
+            path: dir.to_path_buf(),
+            reason: format!("no summary.json ({e})"),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| LabError::NotARun {
+            path: dir.to_path_buf(),
+            reason: format!("summary.json: {e}"),
+        })
+    }
+
+    /// Whether every claim passed.
+    pub fn all_claims_pass(&self) -> bool {
+        self.claims.iter().all(|c| c.passed)
+    }
+}
+
+/// Checks one claim against the per-arm statistics.
+pub fn check_claim(
+    claim: &ClaimSpec,
+    arms: &BTreeMap<String, BTreeMap<String, Stat>>,
+) -> ClaimResult {
+    let arm = claim.arm.clone().unwrap_or_default();
+    let stat = |arm: &str| arms.get(arm).and_then(|m| m.get(&claim.metric)).copied();
+    let tol = if claim.tolerance > 0.0 {
+        format!(" (tolerance {})", claim.tolerance)
+    } else {
+        String::new()
+    };
+    let (claimed, measured, passed) = match (&claim.value, &claim.than_arm) {
+        (Some(value), _) => {
+            let claimed = format!("{} of {arm} {} {value}{tol}", claim.metric, claim.op);
+            match stat(&arm) {
+                Some(s) => (
+                    claimed,
+                    s.display(),
+                    compare(s.mean - value, claim.op, claim.tolerance),
+                ),
+                None => (
+                    claimed,
+                    format!("metric `{}` not measured", claim.metric),
+                    false,
+                ),
+            }
+        }
+        (None, Some(other)) => {
+            let claimed = format!("{} of {arm} {} {other}{tol}", claim.metric, claim.op);
+            match (stat(&arm), stat(other)) {
+                (Some(a), Some(b)) => (
+                    claimed,
+                    format!("{arm} {} vs {other} {}", a.display(), b.display()),
+                    compare(a.mean - b.mean, claim.op, claim.tolerance),
+                ),
+                _ => (
+                    claimed,
+                    format!("metric `{}` not measured", claim.metric),
+                    false,
+                ),
+            }
+        }
+        (None, None) => (
+            claim.name.clone(),
+            "claim compares with nothing".into(),
+            false,
+        ),
+    };
+    ClaimResult {
+        name: claim.name.clone(),
+        claimed,
+        measured,
+        passed,
+        source: claim.source.clone(),
+    }
+}
+
+/// Whether `difference = measured - reference` satisfies `op` with `tolerance` of slack. A NaN
+/// difference never passes.
+fn compare(difference: f64, op: Op, tolerance: f64) -> bool {
+    match op {
+        Op::AtLeast => difference >= -tolerance,
+        Op::Above => difference > -tolerance,
+        Op::AtMost => difference <= tolerance,
+        Op::Below => difference < tolerance,
+        Op::About => difference.abs() <= tolerance,
+    }
+}
+
+/// SHA-256 of an arm's resolved config, which a checkpoint must match to be resumed.
+pub fn config_hash(config: &RunConfig) -> String {
+    sha256_hex(&serde_json::to_vec(config).expect("configs serialise"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arms(a: &[f64], b: &[f64]) -> BTreeMap<String, BTreeMap<String, Stat>> {
+        BTreeMap::from([
+            (
+                "a".to_string(),
+                BTreeMap::from([("acc".to_string(), Stat::of(a))]),
+            ),
+            (
+                "b".to_string(),
+                BTreeMap::from([("acc".to_string(), Stat::of(b))]),
+            ),
+        ])
+    }
+
+    fn claim(op: Op, value: Option<f64>, than: Option<&str>, tolerance: f64) -> ClaimSpec {
+        ClaimSpec {
+            name: "c".into(),
+            metric: "acc".into(),
+            arm: Some("a".into()),
+            op,
+            value,
+            than_arm: than.map(String::from),
+            tolerance,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn stat_by_hand() {
+        // values 1, 2, 3: mean 2, sample variance ((1)+(0)+(1))/2 = 1
+        let s = Stat::of(&[1.0, 2.0, 3.0]);
+        assert_eq!((s.mean, s.std, s.min, s.max, s.n), (2.0, 1.0, 1.0, 3.0, 3));
+        assert_eq!(Stat::of(&[5.0]).std, 0.0);
+    }
+
+    #[test]
+    fn claims_against_numbers_and_arms() {
+        let m = arms(&[0.96, 0.98], &[0.90]);
+        assert!(check_claim(&claim(Op::AtLeast, Some(0.97), None, 0.0), &m).passed); // mean 0.97
+        assert!(!check_claim(&claim(Op::AtLeast, Some(0.975), None, 0.0), &m).passed);
+        assert!(check_claim(&claim(Op::AtLeast, Some(0.975), None, 0.01), &m).passed);
+        assert!(check_claim(&claim(Op::Above, None, Some("b"), 0.0), &m).passed);
+        assert!(!check_claim(&claim(Op::Below, None, Some("b"), 0.0), &m).passed);
+        assert!(check_claim(&claim(Op::About, Some(0.96), None, 0.011), &m).passed);
+        assert!(!check_claim(&claim(Op::About, Some(0.96), None, 0.009), &m).passed);
+        let r = check_claim(&claim(Op::AtLeast, Some(0.9), None, 0.0), &m);
+        assert_eq!(r.claimed, "acc of a >= 0.9");
+        assert!(
+            r.measured.contains("0.9700 ± 0.0141 (n=2)"),
+            "{}",
+            r.measured
+        );
+    }
+
+    #[test]
+    fn missing_or_nan_metrics_fail() {
+        let mut c = claim(Op::AtLeast, Some(0.5), None, 0.0);
+        c.metric = "loss".into();
+        assert!(!check_claim(&c, &arms(&[1.0], &[1.0])).passed);
+        assert!(
+            !check_claim(
+                &claim(Op::AtMost, Some(1.0), None, 0.0),
+                &arms(&[f64::NAN], &[1.0])
+            )
+            .passed
+        );
+    }
+}
