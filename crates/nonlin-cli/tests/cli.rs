@@ -98,11 +98,7 @@ fn default_demo_reaches_95_percent_and_fills_the_run_folder() {
         "{}",
         &svg[..40.min(svg.len())]
     );
-    assert_eq!(
-        svg.matches("<polyline").count() >= 3,
-        true,
-        "one curve per arm"
-    );
+    assert!(svg.matches("<polyline").count() >= 3, "one curve per arm");
 
     // The TensorBoard events decode to the same training losses as metrics.jsonl.
     let tb_dir = out.join("tb/gelu-seed0");

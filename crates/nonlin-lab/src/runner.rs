@@ -232,7 +232,7 @@ impl Unit<'_> {
             }
             model = checkpoint::load_weights(&ckpt_dir, &meta, model)?;
             rule.load_state(meta.rule_state_bytes(&ckpt_dir)?)?;
-            rng = Rng::restore(meta.rng.clone())?;
+            rng = Rng::restore(meta.rng)?;
             step = meta.step;
             start_epoch = meta.epochs_done;
             progress.note(&format!(

@@ -21,7 +21,7 @@ impl TensorBatch {
         if n == 0 {
             return Err(LearnError::Batch("empty batch".into()));
         }
-        if batch.x.len() % n != 0 {
+        if !batch.x.len().is_multiple_of(n) {
             return Err(LearnError::Batch(format!(
                 "{} input values do not divide into {n} samples",
                 batch.x.len()

@@ -117,7 +117,7 @@ fn probe(spec: &DeviceSpec, device: &Device) -> Result<(), NnError> {
     });
     std::panic::set_hook(hook);
     match result {
-        Ok(v) if v == 3.0 => Ok(()),
+        Ok(3.0) => Ok(()),
         Ok(v) => Err(NnError::Device {
             spec: spec.to_string(),
             reason: format!("probe computed {v} for 1+2"),

@@ -1,28 +1,12 @@
 //! Activations, selectable by name everywhere a model takes one.
 //!
-//! Each activation is one file holding a Burn module with `from_spec` and `forward`; the
-//! [`registry!`] list below is the only other place that names it. A spec is a name with optional
+//! Each activation is one file holding a Burn module with `from_spec` and `forward`; one line in
+//! the `registry!` list below declares the file and registers it by its file name. A spec is a name with optional
 //! numeric parameters: `"relu"`, `"leaky_relu(negative_slope=0.2)"`, `"softplus(beta=2)"`.
 
-mod gelu;
-mod identity;
-mod leaky_relu;
-mod relu;
-mod sigmoid;
-mod silu;
-mod softplus;
 mod spec;
-mod tanh;
 
-pub use gelu::Gelu;
-pub use identity::Identity;
-pub use leaky_relu::LeakyRelu;
-pub use relu::Relu;
-pub use sigmoid::Sigmoid;
-pub use silu::Silu;
-pub use softplus::Softplus;
 pub use spec::ActivationSpec;
-pub use tanh::Tanh;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -37,23 +21,26 @@ pub struct ActivationInit<'a> {
     pub width: usize,
 }
 
-/// Declares the registry: one line per activation, `"name" => Variant(Type)`.
+/// Declares the registry: one line per activation, `file_name => Type`. The line declares the
+/// module `file_name.rs`, re-exports its `Type`, and registers it under the name `file_name`.
 macro_rules! registry {
-    ($($name:literal => $variant:ident($ty:ty)),* $(,)?) => {
+    ($($file:ident => $variant:ident),* $(,)?) => {
+        $(mod $file; pub use $file::$variant;)*
+
         /// Any registered activation, as one module so models can hold and save it.
         #[derive(Module, Debug)]
         pub enum Activation {
-            $(#[doc = concat!("`", $name, "`")] $variant($ty),)*
+            $(#[doc = concat!("`", stringify!($file), "`")] $variant($variant),)*
         }
 
         impl Activation {
             /// Every registered name, in registry order.
-            pub const NAMES: &'static [&'static str] = &[$($name),*];
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($file)),*];
 
             /// Builds the activation a spec names.
             pub fn new(spec: &ActivationSpec, init: &ActivationInit<'_>) -> Result<Self, NnError> {
                 match spec.name() {
-                    $($name => Ok(Activation::$variant(<$ty>::from_spec(spec, init)?)),)*
+                    $(stringify!($file) => Ok(Activation::$variant($variant::from_spec(spec, init)?)),)*
                     other => Err(NnError::UnknownActivation {
                         name: other.to_string(),
                         known: Self::NAMES.join(", "),
@@ -76,14 +63,14 @@ macro_rules! registry {
 }
 
 registry! {
-    "relu" => Relu(Relu),
-    "leaky_relu" => LeakyRelu(LeakyRelu),
-    "gelu" => Gelu(Gelu),
-    "silu" => Silu(Silu),
-    "tanh" => Tanh(Tanh),
-    "sigmoid" => Sigmoid(Sigmoid),
-    "softplus" => Softplus(Softplus),
-    "identity" => Identity(Identity),
+    relu => Relu,
+    leaky_relu => LeakyRelu,
+    gelu => Gelu,
+    silu => Silu,
+    tanh => Tanh,
+    sigmoid => Sigmoid,
+    softplus => Softplus,
+    identity => Identity,
 }
 
 #[cfg(test)]
@@ -167,7 +154,7 @@ pub(crate) mod tests {
                     .unwrap();
                     act.forward(inputs[0].clone())
                 },
-                &[xs.clone()],
+                std::slice::from_ref(&xs),
                 &GradCheckConfig::default(),
             )
             .unwrap_or_else(|e| panic!("{name}: {e}"));

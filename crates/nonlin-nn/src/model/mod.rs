@@ -21,6 +21,7 @@ pub trait Classifier: Module {
 
 /// Any classification model the experiment runner can build, as one module type.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // one model per run: the size does not matter
 pub enum Model {
     /// A multilayer perceptron.
     Mlp(Mlp),
