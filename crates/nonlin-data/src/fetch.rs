@@ -31,44 +31,72 @@ const CHUNK: usize = 64 * 1024;
 pub struct RemoteFile {
     /// File name, e.g. `train-images-idx3-ubyte.gz`; no `/` and not `.` or `..`.
     pub name: String,
-    /// Lower-case hex SHA-256 of the bytes as served (for `.gz` files, of the compressed bytes).
+    /// Lower-case hex SHA-256, of what [`RemoteFile::digest_of`] says.
     pub sha256: String,
+    /// Whether the digest is of the bytes as served or of their gzip-decompressed content.
+    pub digest_of: DigestOf,
+}
+
+/// What a [`RemoteFile`]'s SHA-256 is computed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestOf {
+    /// The bytes exactly as served.
+    Served,
+    /// The content after gzip decompression (the bytes as served when they are not gzip), so a
+    /// mirror that recompressed the files is accepted as long as their content is right.
+    Content,
 }
 
 impl RemoteFile {
-    /// A file with its expected digest.
+    /// A file with the expected digest of its bytes as served.
     pub fn new(name: impl Into<String>, sha256: impl Into<String>) -> Self {
         RemoteFile {
             name: name.into(),
             sha256: sha256.into(),
+            digest_of: DigestOf::Served,
+        }
+    }
+
+    /// A file with the expected digest of its decompressed content.
+    pub fn content(name: impl Into<String>, sha256: impl Into<String>) -> Self {
+        RemoteFile {
+            digest_of: DigestOf::Content,
+            ..RemoteFile::new(name, sha256)
+        }
+    }
+
+    /// The digest of a local copy, computed as this file's digest is.
+    fn digest_of_file(&self, path: &Path) -> Result<String, DataError> {
+        match self.digest_of {
+            DigestOf::Served => sha256_file(path),
+            DigestOf::Content => Ok(hex(&Sha256::digest(crate::gzip::read_maybe_gzip(path)?))),
         }
     }
 }
 
-/// The four original MNIST files with the SHA-256 of the original LeCun `.gz` files, as served by
-/// [`MNIST_DEFAULT_URL`] and the other common mirrors (and published by torchvision, TensorFlow
-/// Datasets and others).
+/// The four MNIST files, each with the SHA-256 of its decompressed IDX content.
 ///
-/// The copies in the project's `../shared/data/mnist` were recompressed (their `.gz` bytes and hashes
-/// differ) but decompress to exactly the same IDX bytes; see the test
-/// `shared_copy_holds_the_same_idx_bytes_as_the_mirror`.
+/// The content digest rather than the `.gz` digest, because copies differ in compression: the
+/// original LeCun `.gz` files (SHA-256 `440fcabf…3609` for the training images, as served by
+/// [`MNIST_DEFAULT_URL`]) and the recompressed copies in `../shared/data/mnist` (`0b367032…5971`)
+/// hold the same IDX bytes (see `shared_copy_holds_the_same_idx_bytes_as_the_mirror`).
 pub fn mnist_files() -> Vec<RemoteFile> {
     vec![
-        RemoteFile::new(
+        RemoteFile::content(
             "train-images-idx3-ubyte.gz",
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
         ),
-        RemoteFile::new(
+        RemoteFile::content(
             "train-labels-idx1-ubyte.gz",
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
         ),
-        RemoteFile::new(
+        RemoteFile::content(
             "t10k-images-idx3-ubyte.gz",
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
         ),
-        RemoteFile::new(
+        RemoteFile::content(
             "t10k-labels-idx1-ubyte.gz",
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
         ),
     ]
 }
@@ -147,14 +175,14 @@ pub fn fetch_files(
     for f in files {
         let dest = dir.join(&f.name);
         let expected = f.sha256.to_ascii_lowercase();
-        if dest.is_file() && sha256_file(&dest)? == expected {
+        if dest.is_file() && f.digest_of_file(&dest).ok().as_deref() == Some(expected.as_str()) {
             let size = dest.metadata().map_err(|e| DataError::io(&dest, e))?.len();
             progress(&f.name, size, Some(size));
             paths.push(dest);
             continue;
         }
         let url = format!("{}/{}", base_url.trim_end_matches('/'), f.name);
-        download_one(&agent, &url, &f.name, &expected, dir, &dest, progress)?;
+        download_one(&agent, &url, f, &expected, dir, &dest, progress)?;
         paths.push(dest);
     }
     Ok(paths)
@@ -163,12 +191,13 @@ pub fn fetch_files(
 fn download_one(
     agent: &ureq::Agent,
     url: &str,
-    name: &str,
+    file: &RemoteFile,
     expected: &str,
     dir: &Path,
     dest: &Path,
     progress: &mut dyn FnMut(&str, u64, Option<u64>),
 ) -> Result<(), DataError> {
+    let name = file.name.as_str();
     let download_error = |message: String| DataError::Download {
         url: url.to_string(),
         message,
@@ -211,7 +240,12 @@ fn download_one(
             "the server announced {t} bytes but sent {so_far}"
         )));
     }
-    let found = hex(&hasher.finalize());
+    out.sync_all().map_err(|e| DataError::io(&temp.path, e))?;
+    drop(out);
+    let found = match file.digest_of {
+        DigestOf::Served => hex(&hasher.finalize()),
+        DigestOf::Content => file.digest_of_file(&temp.path)?,
+    };
     if found != expected {
         return Err(DataError::HashMismatch {
             path: dest.to_path_buf(),
@@ -219,8 +253,6 @@ fn download_one(
             found,
         });
     }
-    out.sync_all().map_err(|e| DataError::io(&temp.path, e))?;
-    drop(out);
     temp.persist(dest)?;
     // Make the rename itself durable; not every platform lets a folder be opened and synced, and
     // the file is already complete under its name, so a failure here is not an error.
@@ -356,6 +388,41 @@ mod tests {
         .unwrap();
         assert_eq!(again, paths);
         assert_eq!(calls, 2);
+    }
+
+    fn gzip(bytes: &[u8], level: u32) -> Vec<u8> {
+        use flate2::Compression;
+        use flate2::write::GzEncoder;
+        let mut enc = GzEncoder::new(Vec::new(), Compression::new(level));
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn content_digests_accept_any_compression_of_the_right_content() {
+        let content = b"the same IDX bytes, compressed two ways".repeat(50);
+        let (fast, best) = (gzip(&content, 1), gzip(&content, 9));
+        let files = vec![
+            RemoteFile::content("fast.gz", sha(&content)),
+            RemoteFile::content("best.gz", sha(&content)),
+            RemoteFile::content("wrong.gz", sha(&content)),
+        ];
+        let served = HashMap::from([
+            ("/fast.gz".to_string(), fast.clone()),
+            ("/best.gz".to_string(), best),
+            ("/wrong.gz".to_string(), gzip(b"other content", 6)),
+        ]);
+        let (base, server) = serve(served, 3);
+        let dir = tempfile::tempdir().unwrap();
+        let e = fetch_files(&base, &files, dir.path(), &mut |_, _, _| {}).unwrap_err();
+        assert!(
+            matches!(&e, DataError::HashMismatch { path, .. } if path.ends_with("wrong.gz")),
+            "{e}"
+        );
+        // The two good copies were verified by content and kept; the wrong one left nothing.
+        assert_eq!(listing(dir.path()), vec!["best.gz", "fast.gz"]);
+        assert_eq!(std::fs::read(dir.path().join("fast.gz")).unwrap(), fast);
+        server.join().unwrap();
     }
 
     #[test]
