@@ -244,7 +244,9 @@ fn download_one(
     drop(out);
     let found = match file.digest_of {
         DigestOf::Served => hex(&hasher.finalize()),
-        DigestOf::Content => file.digest_of_file(&temp.path)?,
+        DigestOf::Content => file
+            .digest_of_file(&temp.path)
+            .map_err(|e| download_error(format!("the body does not decompress: {e}")))?,
     };
     if found != expected {
         return Err(DataError::HashMismatch {
