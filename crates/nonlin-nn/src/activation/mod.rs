@@ -101,19 +101,20 @@ pub(crate) mod tests {
         }
     }
 
+    /// The error of building the activation a spec names.
+    fn build_error(spec: &str) -> String {
+        let device = Device::flex();
+        let spec: ActivationSpec = spec.parse().unwrap();
+        let init = ActivationInit {
+            device: &device,
+            width: 1,
+        };
+        Activation::new(&spec, &init).unwrap_err().to_string()
+    }
+
     #[test]
     fn unknown_names_list_the_registry() {
-        let device = Device::flex();
-        let spec: ActivationSpec = "swishy".parse().unwrap();
-        let err = Activation::new(
-            &spec,
-            &ActivationInit {
-                device: &device,
-                width: 1,
-            },
-        )
-        .unwrap_err();
-        let text = err.to_string();
+        let text = build_error("swishy");
         assert!(
             text.contains("swishy") && text.contains("relu") && text.contains("softplus"),
             "{text}"
@@ -122,17 +123,9 @@ pub(crate) mod tests {
 
     #[test]
     fn unknown_parameters_are_errors() {
-        let device = Device::flex();
-        let spec: ActivationSpec = "relu(alpha=1)".parse().unwrap();
-        let err = Activation::new(
-            &spec,
-            &ActivationInit {
-                device: &device,
-                width: 1,
-            },
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("alpha"), "{err}");
+        let text = build_error("relu(alpha=1)");
+        assert!(text.contains("alpha"), "{text}");
+        assert!(build_error("softplus(beta=0)").contains("beta must be positive"));
     }
 
     /// Every registered activation passes a finite-difference gradient check in f64. Inputs stay
