@@ -56,7 +56,7 @@ impl Provenance {
             nonlin_version: env!("CARGO_PKG_VERSION").into(),
             burn_version: BURN_VERSION.into(),
             device: device.to_string(),
-            cpu_threads: rayon_threads(),
+            cpu_threads: nonlin_nn::engine::cpu_threads(),
             command: command.to_vec(),
             started_unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -72,16 +72,4 @@ impl Provenance {
         let json = serde_json::to_vec_pretty(self).map_err(|e| LabError::Other(e.to_string()))?;
         write_atomic(&path, &json).map_err(LabError::io(path))
     }
-}
-
-fn rayon_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(
-            std::env::var("RAYON_NUM_THREADS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(usize::MAX),
-        )
 }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nonlin_learn::{OptimizerConfig, ScheduleConfig};
 use serde::de::DeserializeOwned;
@@ -558,11 +558,6 @@ fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
             .map(|_| ())
             .map_err(|e| ("model.activation".to_string(), e.to_string())),
     }
-}
-
-/// The path of an experiment file, for error messages about it.
-pub fn display_path(path: &Path) -> PathBuf {
-    path.to_path_buf()
 }
 
 #[cfg(test)]

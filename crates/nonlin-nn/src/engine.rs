@@ -148,6 +148,11 @@ pub fn set_cpu_threads(threads: usize) -> Result<(), NnError> {
         })
 }
 
+/// The number of CPU threads the `flex` backend uses.
+pub fn cpu_threads() -> usize {
+    rayon::current_num_threads()
+}
+
 /// Seeds the engine's random number generator on `device` (parameter initialisers draw from it).
 pub fn seed(device: &Device, seed: u64) {
     device.seed(seed);
