@@ -272,7 +272,12 @@ fn results_table(
     experiment: &Experiment,
     summary: &nonlin::lab::Summary,
 ) -> nonlin::lab::table::Table {
-    let shown = ["test_accuracy", "test_loss", "val_accuracy", "train_loss"];
+    let default = ["test_accuracy", "test_loss", "val_accuracy", "train_loss"];
+    let shown: Vec<&str> = if experiment.metrics.is_empty() {
+        default.to_vec()
+    } else {
+        experiment.metrics.iter().map(String::as_str).collect()
+    };
     let present: Vec<&str> = shown
         .iter()
         .copied()

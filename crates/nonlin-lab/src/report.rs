@@ -104,7 +104,12 @@ pub fn write_report(
     }
 
     let _ = writeln!(md, "## Results (final, mean ± sample std over seeds)\n");
-    let metrics: BTreeSet<&String> = summary.arms.values().flat_map(|m| m.keys()).collect();
+    let metrics: Vec<&String> = if experiment.metrics.is_empty() {
+        let all: BTreeSet<&String> = summary.arms.values().flat_map(|m| m.keys()).collect();
+        all.into_iter().collect()
+    } else {
+        experiment.metrics.iter().collect()
+    };
     let mut table =
         Table::new(std::iter::once("arm".to_string()).chain(metrics.iter().map(|m| m.to_string())));
     for (arm, _) in &experiment.arms {

@@ -238,6 +238,8 @@ struct ExperimentFile {
     description: String,
     #[serde(default = "default_seeds")]
     seeds: Vec<u64>,
+    #[serde(default)]
+    metrics: Vec<String>,
     data: Table,
     model: Table,
     #[serde(default)]
@@ -258,12 +260,28 @@ fn default_seeds() -> Vec<u64> {
     vec![0]
 }
 
+/// The final metrics a run produces for each arm and seed: test (and, with a validation split,
+/// validation) loss and accuracy after the last epoch, the last epoch's mean training loss and
+/// accuracy, and the number of optimizer steps.
+pub const FINAL_METRICS: &[&str] = &[
+    "test_accuracy",
+    "test_loss",
+    "val_accuracy",
+    "val_loss",
+    "train_accuracy",
+    "train_loss",
+    "steps",
+];
+
 /// A loaded experiment: its arms resolved, its claims checked for consistency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Experiment {
     pub name: String,
     pub description: String,
     pub seeds: Vec<u64>,
+    /// The final metrics reports show, in order (empty: all of them).
+    #[serde(default)]
+    pub metrics: Vec<String>,
     /// Arms in file order; an experiment without `[[arm]]` has one arm named `base`.
     pub arms: Vec<(String, RunConfig)>,
     pub claims: Vec<ClaimSpec>,
@@ -397,6 +415,17 @@ impl Experiment {
             arms.push((arm.name.clone(), config));
         }
 
+        for metric in &file.metrics {
+            if !FINAL_METRICS.contains(&metric.as_str()) {
+                return Err(spec_err(
+                    "metrics".into(),
+                    format!(
+                        "unknown metric `{metric}`; known: {}",
+                        FINAL_METRICS.join(", ")
+                    ),
+                ));
+            }
+        }
         let mut claims = file.claim.clone();
         for (i, claim) in claims.iter_mut().enumerate() {
             let key = format!("claim[{i}] ({})", claim.name);
@@ -423,6 +452,16 @@ impl Experiment {
                     return Err(spec_err(key.clone(), format!("no arm named `{arm}`")));
                 }
             }
+            if !FINAL_METRICS.contains(&claim.metric.as_str()) {
+                return Err(spec_err(
+                    key,
+                    format!(
+                        "unknown metric `{}`; known: {}",
+                        claim.metric,
+                        FINAL_METRICS.join(", ")
+                    ),
+                ));
+            }
             if claim.tolerance < 0.0 {
                 return Err(spec_err(key, "tolerance must be >= 0".into()));
             }
@@ -432,6 +471,7 @@ impl Experiment {
             name: file.name,
             description: file.description,
             seeds: file.seeds,
+            metrics: file.metrics,
             arms,
             claims,
             source: source.to_string(),
@@ -675,6 +715,9 @@ value = 0.9
         assert!(err(SPEC, &["train.epochs=0"]).contains("train.epochs"));
         let bad_arm = SPEC.replace("arm = \"relu\"", "arm = \"sigmoid\"");
         assert!(err(&bad_arm, &[]).contains("no arm named `sigmoid`"));
+        let typo = SPEC.replace("metric = \"test_accuracy\"", "metric = \"test_acc\"");
+        assert!(err(&typo, &[]).contains("unknown metric `test_acc`"));
+        assert!(err(SPEC, &["metrics=[\"accuracy\"]"]).contains("unknown metric"));
         let both = SPEC.replace("value = 0.9", "value = 0.9\nthan_arm = \"tanh\"");
         assert!(err(&both, &[]).contains("exactly one"));
         assert!(err("name = [", &[]).contains("syntax"));
