@@ -75,8 +75,9 @@ pub fn run_experiment(
     progress: &mut dyn Progress,
 ) -> Result<Summary, LabError> {
     let out = &options.out_dir;
-    prepare_folder(experiment, options)?;
+    // The device first: a missing GPU must not leave a half-made run folder behind.
     let device = options.device.device()?;
+    prepare_folder(experiment, options)?;
     let mut log = MetricsLog::open(out, options.resume)?;
     let mut cache: Vec<(DataConfig, u64, Splits)> = Vec::new();
     let mut units = Vec::new();
