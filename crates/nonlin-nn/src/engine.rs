@@ -127,10 +127,12 @@ fn probe(spec: &DeviceSpec, device: &Device) -> Result<(), NnError> {
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "the runtime found no usable device".to_string());
+                .unwrap_or_else(|| "no message".to_string());
             Err(NnError::Device {
                 spec: spec.to_string(),
-                reason,
+                reason: format!(
+                    "the runtime found no usable GPU (is its driver, e.g. a Vulkan ICD, installed?); it said: {reason}"
+                ),
             })
         }
     }
