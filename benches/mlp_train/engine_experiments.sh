@@ -11,7 +11,7 @@ MAIN=${CARGO_TARGET_DIR_MAIN:-/root/.cache/nonlin-target}
 ALT=${CARGO_TARGET_DIR_ALT:-/root/.cache/bench-alt-target}
 
 CARGO_TARGET_DIR=$MAIN cargo build --release -p mlp_train || exit 1
-for f in flex-parallel ndarray cubecl-cpu; do
+for f in glibc-malloc flex-parallel ndarray cubecl-cpu; do
     if CARGO_TARGET_DIR=$ALT cargo build --release -p mlp_train --features "$f"; then
         cp "$ALT/release/mlp_train" "$ALT/mlp_train-$f"
     else
@@ -26,17 +26,21 @@ run "$ALT/mlp_train-flex-parallel"
 [ -x "$ALT/mlp_train-cubecl-cpu" ] && run "$ALT/mlp_train-cubecl-cpu" --backend cubecl-cpu
 
 # glibc returns every freed block above its mmap threshold to the kernel, so each step's ~1 MB
-# tensors are fresh zero pages again. Raising the thresholds keeps them in the heap (no code change).
-echo "== glibc malloc thresholds raised (nonlin worker only), back to back with the default" >&2
+# tensors are fresh zero pages again. Raising the thresholds keeps them in the heap, as mimalloc
+# (the shipped allocator) does: glibc default, glibc tuned and mimalloc, back to back.
+GLIBC=$ALT/mlp_train-glibc-malloc
+echo "== glibc malloc defaults, thresholds raised, and mimalloc (nonlin worker only)" >&2
 for round in $(seq "$ROUNDS"); do
     for t in 1 2; do
         pin=(); [ "$t" -lt "$(nproc)" ] && pin=(taskset -c 0-$((t - 1)))
-        d=$("${pin[@]}" "$MAIN/release/mlp_train" --worker backprop --threads $t)
+        d=$("${pin[@]}" "$GLIBC" --worker backprop --threads $t)
         g=$(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=16777216:glibc.malloc.trim_threshold=268435456 \
-            "${pin[@]}" "$MAIN/release/mlp_train" --worker backprop --threads $t)
+            "${pin[@]}" "$GLIBC" --worker backprop --threads $t)
+        m=$("${pin[@]}" "$MAIN/release/mlp_train" --worker backprop --threads $t)
         e=$("${pin[@]}" python3 benches/mlp_train/torch_mlp.py --threads $t)
         echo "round $round threads $t default $d"
         echo "round $round threads $t tuned   $g"
+        echo "round $round threads $t mimalloc $m"
         echo "round $round threads $t torch   $e"
     done
 done

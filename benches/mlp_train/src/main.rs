@@ -16,6 +16,12 @@
 //!     [--threads 1,2] [--steps 300] [--rounds 3] [--python python3] [--no-python] [--json]
 //! ```
 
+/// The same allocator as the `nonlin` binary (see its `main.rs` and docs/performance.md); the
+/// `glibc-malloc` feature leaves the system allocator in place, for the allocator experiment.
+#[cfg(not(feature = "glibc-malloc"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod backend;
 mod measurement;
 mod nonlin_step;

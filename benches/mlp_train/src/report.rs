@@ -72,7 +72,7 @@ pub fn summarize(runs: &[Run]) -> Vec<SummaryRow> {
                 runs.iter()
                     .filter(|r| r.threads == threads && r.engine == engine)
             };
-            let last_ok = mine().filter_map(|r| r.result.as_ref().ok()).last();
+            let last_ok = mine().filter_map(|r| r.result.as_ref().ok()).next_back();
             SummaryRow {
                 threads,
                 median_ms: (!ok.is_empty()).then(|| median(&mut ok)),
@@ -81,7 +81,7 @@ pub fn summarize(runs: &[Run]) -> Vec<SummaryRow> {
                 loss_last: last_ok.map(|m| m.loss_last),
                 failure: mine()
                     .filter_map(|r| r.result.as_ref().err())
-                    .last()
+                    .next_back()
                     .map(|e| e.to_string()),
                 per_round,
                 engine,

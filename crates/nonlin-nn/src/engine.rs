@@ -139,7 +139,9 @@ fn probe(spec: &DeviceSpec, device: &Device) -> Result<(), NnError> {
 }
 
 /// Sets the number of CPU threads the `flex` backend uses (Rayon's global pool). Call it once,
-/// before the first tensor operation; later calls report that the pool already exists.
+/// before the first tensor operation; later calls report that the pool already exists. Only a
+/// build with the `parallel` feature runs flex kernels on that pool; the default build's kernels
+/// are single-threaded (and bitwise reproducible).
 pub fn set_cpu_threads(threads: usize) -> Result<(), NnError> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
