@@ -4,6 +4,18 @@ use nonlin_lab::spec::Override;
 use nonlin_lab::{Experiment, RunOptions, Silent, run_experiment};
 use nonlin_nn::DeviceSpec;
 
+/// Options for a run in `dir` on the CPU.
+fn options(dir: &tempfile::TempDir) -> RunOptions {
+    RunOptions {
+        out_dir: dir.path().join("run"),
+        device: DeviceSpec::Cpu,
+        data_dir: None,
+        resume: false,
+        command: vec![],
+        spec_text: None,
+    }
+}
+
 fn run(spec: &str, overrides: &[&str]) -> nonlin_lab::Summary {
     let overrides: Vec<Override> = overrides
         .iter()
@@ -11,15 +23,7 @@ fn run(spec: &str, overrides: &[&str]) -> nonlin_lab::Summary {
         .collect();
     let experiment = Experiment::from_text(spec, "test.toml", &overrides).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        out_dir: dir.path().join("run"),
-        device: DeviceSpec::Cpu,
-        data_dir: None,
-        resume: false,
-        command: vec![],
-        spec_text: Some(spec.to_string()),
-    };
-    run_experiment(&experiment, &options, &mut Silent).unwrap()
+    run_experiment(&experiment, &options(&dir), &mut Silent).unwrap()
 }
 
 #[test]
@@ -114,15 +118,7 @@ epochs = 1
 "#;
     let experiment = Experiment::from_text(spec, "bad.toml", &[]).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        out_dir: dir.path().join("run"),
-        device: DeviceSpec::Cpu,
-        data_dir: None,
-        resume: false,
-        command: vec![],
-        spec_text: None,
-    };
-    let err = run_experiment(&experiment, &options, &mut Silent)
+    let err = run_experiment(&experiment, &options(&dir), &mut Silent)
         .unwrap_err()
         .to_string();
     assert!(err.contains("conv_net needs image data"), "{err}");
