@@ -2,7 +2,6 @@
 //! so a result can be traced and repeated.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +19,7 @@ pub struct Provenance {
     pub source: String,
     pub overrides: Vec<String>,
     pub seeds: Vec<u64>,
+    /// The git revision nonlin was built from, and whether tracked files had uncommitted changes.
     pub git_revision: String,
     pub git_dirty: bool,
     pub nonlin_version: String,
@@ -38,21 +38,13 @@ impl Provenance {
         device: &nonlin_nn::DeviceSpec,
         command: &[String],
     ) -> Self {
-        let git = |args: &[&str]| {
-            Command::new("git")
-                .args(args)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        };
         Provenance {
             experiment: experiment.name.clone(),
             source: experiment.source.clone(),
             overrides: experiment.overrides.clone(),
             seeds: experiment.seeds.clone(),
-            git_revision: git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
-            git_dirty: git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()),
+            git_revision: env!("NONLIN_GIT_REVISION").into(),
+            git_dirty: env!("NONLIN_GIT_DIRTY") == "true",
             nonlin_version: env!("CARGO_PKG_VERSION").into(),
             burn_version: BURN_VERSION.into(),
             device: device.to_string(),

@@ -52,8 +52,11 @@ impl Stat {
         }
     }
 
-    /// `mean ± std (n=N)`, with 4 significant decimals.
+    /// `mean ± std (n=N)` with 4 decimals; counts (integral values that agree) print as integers.
     pub fn display(&self) -> String {
+        if self.std == 0.0 && self.mean.fract() == 0.0 && self.mean.abs() < 1e15 {
+            return format!("{}", self.mean as i64);
+        }
         if self.n > 1 {
             format!("{:.4} ± {:.4} (n={})", self.mean, self.std, self.n)
         } else {
@@ -264,6 +267,8 @@ mod tests {
         let s = Stat::of(&[1.0, 2.0, 3.0]);
         assert_eq!((s.mean, s.std, s.min, s.max, s.n), (2.0, 1.0, 1.0, 3.0, 3));
         assert_eq!(Stat::of(&[5.0]).std, 0.0);
+        assert_eq!(Stat::of(&[2345.0, 2345.0]).display(), "2345");
+        assert_eq!(Stat::of(&[0.5]).display(), "0.5000");
     }
 
     #[test]
