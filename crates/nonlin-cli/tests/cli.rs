@@ -234,6 +234,27 @@ fn overrides_apply_and_bad_input_is_a_clear_error() {
         assert!(err.contains("--features cuda"), "{err}");
     }
 
+    // Missing data is an error that says where it looked, and leaves no run folder behind.
+    let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/mnist-mlp.toml");
+    let nowhere = tmp.path().join("nowhere");
+    let (code, err) = stderr_of(
+        nonlin()
+            .arg("run")
+            .arg(&mnist)
+            .arg("--data-dir")
+            .arg(&nowhere)
+            .arg("--out")
+            .arg(tmp.path().join("v"))
+            .env("HOME", &nowhere)
+            .env("XDG_DATA_HOME", &nowhere),
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("mnist") && err.contains("nowhere") && err.contains("nonlin data fetch"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("v").exists());
+
     // A run folder is never overwritten by accident.
     let (code, err) = stderr_of(nonlin().arg("run").arg(&spec).arg("--out").arg(&out));
     assert_eq!(code, 2);

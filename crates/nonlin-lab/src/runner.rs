@@ -77,13 +77,9 @@ pub fn run_experiment(
     let out = &options.out_dir;
     // The device first: a missing GPU must not leave a half-made run folder behind.
     let device = options.device.device()?;
-    prepare_folder(experiment, options)?;
-    let mut log = MetricsLog::open(out, options.resume)?;
+    // The data too, once per distinct data config: missing files must not leave a run folder.
     let mut cache: Vec<(DataConfig, u64, Splits)> = Vec::new();
-    let mut units = Vec::new();
-    let mut timing = BTreeMap::new();
-
-    for (arm, config) in &experiment.arms {
+    for (_, config) in &experiment.arms {
         let split_seed = config.train.split_seed;
         if !cache
             .iter()
@@ -92,10 +88,17 @@ pub fn run_experiment(
             let splits = load_splits(&config.data, split_seed, options.data_dir.as_deref())?;
             cache.push((config.data.clone(), split_seed, splits));
         }
+    }
+    prepare_folder(experiment, options)?;
+    let mut log = MetricsLog::open(out, options.resume)?;
+    let mut units = Vec::new();
+    let mut timing = BTreeMap::new();
+
+    for (arm, config) in &experiment.arms {
         let splits = &cache
             .iter()
-            .find(|(d, s, _)| d == &config.data && *s == split_seed)
-            .expect("cached above")
+            .find(|(d, s, _)| d == &config.data && *s == config.train.split_seed)
+            .expect("every arm's data was loaded above")
             .2;
         for &seed in &experiment.seeds {
             let started = Instant::now();
