@@ -237,12 +237,7 @@ fn run(
 
 /// `nonlin run --resume --out DIR` without a spec: continue the experiment stored in DIR.
 fn resume_stored(out: PathBuf, engine: &Engine) -> Result<ExitCode, LabError> {
-    let path = out.join("config.json");
-    let bytes = std::fs::read(&path).map_err(LabError::io(&path))?;
-    let experiment: Experiment = serde_json::from_slice(&bytes).map_err(|e| LabError::Resume {
-        dir: out.clone(),
-        reason: format!("config.json: {e}"),
-    })?;
+    let experiment = Experiment::read_run(&out)?;
     execute(&experiment, options(engine, out, true)?)
 }
 

@@ -28,16 +28,7 @@ pub fn compare(dirs: &[PathBuf]) -> Result<Table, LabError> {
     }
     let mut rows = Vec::new();
     for dir in dirs {
-        let config_path = dir.join("config.json");
-        let bytes = std::fs::read(&config_path).map_err(|e| LabError::NotARun {
-            path: dir.clone(),
-            reason: format!("no config.json ({e})"),
-        })?;
-        let experiment: Experiment =
-            serde_json::from_slice(&bytes).map_err(|e| LabError::NotARun {
-                path: dir.clone(),
-                reason: format!("config.json: {e}"),
-            })?;
+        let experiment = Experiment::read_run(dir)?;
         let summary = Summary::read(dir)?;
         let run = dir
             .file_name()

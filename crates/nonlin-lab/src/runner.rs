@@ -149,14 +149,7 @@ fn prepare_folder(experiment: &Experiment, options: &RunOptions) -> Result<(), L
     let resolved =
         serde_json::to_vec_pretty(experiment).map_err(|e| LabError::Other(e.to_string()))?;
     if options.resume {
-        let stored = std::fs::read(&config_path).map_err(|e| LabError::Resume {
-            dir: out.clone(),
-            reason: format!("no readable config.json ({e}); was a run started here?"),
-        })?;
-        let stored: Experiment = serde_json::from_slice(&stored).map_err(|e| LabError::Resume {
-            dir: out.clone(),
-            reason: format!("config.json is unreadable: {e}"),
-        })?;
+        let stored = Experiment::read_run(out)?;
         if stored.arms != experiment.arms || stored.seeds != experiment.seeds {
             return Err(LabError::Resume {
                 dir: out.clone(),

@@ -482,6 +482,18 @@ impl Experiment {
         })
     }
 
+    /// The resolved experiment a run folder was started with (its `config.json`).
+    pub fn read_run(dir: &Path) -> Result<Self, LabError> {
+        let bytes = std::fs::read(dir.join("config.json")).map_err(|e| LabError::NotARun {
+            path: dir.to_path_buf(),
+            reason: format!("no readable config.json ({e})"),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| LabError::NotARun {
+            path: dir.to_path_buf(),
+            reason: format!("config.json: {e}"),
+        })
+    }
+
     /// The `--quick` overrides written in a spec file, as overrides.
     pub fn quick_overrides(text: &str, source: &str) -> Result<Vec<Override>, LabError> {
         let root: Table = toml::from_str(text).map_err(|e| LabError::Spec {
