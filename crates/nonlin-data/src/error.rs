@@ -109,6 +109,106 @@ pub enum DataError {
         found: usize,
     },
 
+    /// A file does not start with the `.npy` magic string `\x93NUMPY`.
+    #[error(
+        "{} is not a .npy file: it starts with {found}, expected the magic string \\x93NUMPY.",
+        path.display()
+    )]
+    NpyMagic {
+        /// The file read.
+        path: PathBuf,
+        /// Its first bytes (up to six), escaped like a Python byte string.
+        found: String,
+    },
+
+    /// A `.npy` file has a format version this crate does not read.
+    #[error(
+        "{} uses .npy format version {major}.{minor}; versions 1.0, 2.0 and 3.0 are supported.",
+        path.display()
+    )]
+    NpyVersion {
+        /// The file read.
+        path: PathBuf,
+        /// Major version byte.
+        major: u8,
+        /// Minor version byte.
+        minor: u8,
+    },
+
+    /// The header of a `.npy` file is not the Python dict literal the format prescribes.
+    #[error("{} has an unreadable .npy header ({problem}); the header is {header:?}.", path.display())]
+    NpyHeader {
+        /// The file read.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+        /// The header text (trailing padding removed).
+        header: String,
+    },
+
+    /// The header of a `.npy` file lacks one of `descr`, `fortran_order` and `shape`.
+    #[error(
+        "The .npy header of {} has no {key:?} entry; it must have 'descr', 'fortran_order' and 'shape'.",
+        path.display()
+    )]
+    NpyMissingKey {
+        /// The file read.
+        path: PathBuf,
+        /// The missing key.
+        key: String,
+    },
+
+    /// A `.npy` file holds values of a type this crate does not read.
+    #[error(
+        "{} holds dtype {dtype}, which is not supported; supported dtypes are {}.",
+        path.display(),
+        crate::npy::READABLE_DTYPES.join(", ")
+    )]
+    NpyDtype {
+        /// The file read.
+        path: PathBuf,
+        /// The `descr` of its header, as written.
+        dtype: String,
+    },
+
+    /// A `.npy` file stores big-endian values.
+    #[error(
+        "{} stores big-endian values (dtype {dtype}); only little-endian is supported. Re-save it with \
+         np.save(path, a.astype(a.dtype.newbyteorder('<'))).",
+        path.display()
+    )]
+    NpyBigEndian {
+        /// The file read.
+        path: PathBuf,
+        /// The `descr` of its header, as written.
+        dtype: String,
+    },
+
+    /// A `.npy` file stores its array in Fortran (column-major) order.
+    #[error(
+        "{} stores its array in Fortran (column-major) order; only C order is supported. Re-save it \
+         with np.save(path, np.ascontiguousarray(a)).",
+        path.display()
+    )]
+    NpyFortranOrder {
+        /// The file read.
+        path: PathBuf,
+    },
+
+    /// An unsigned 64-bit value of a `.npy` file does not fit in the `i64` it is widened to.
+    #[error(
+        "{}: element {index} (flat, counting from 0) is {value}, which does not fit in an i64.",
+        path.display()
+    )]
+    NpyIntegerOverflow {
+        /// The file read.
+        path: PathBuf,
+        /// Flat index of the element in C order.
+        index: usize,
+        /// The value found.
+        value: u64,
+    },
+
     /// A label is not below the number of classes.
     #[error(
         "{}: the label of sample {sample} (counting from 0) is {label}, but there are only {classes} classes.",

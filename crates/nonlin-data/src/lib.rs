@@ -13,6 +13,7 @@ mod gzip;
 mod locate;
 mod mnist;
 mod modular;
+mod npy;
 mod rng;
 mod spirals;
 mod split;
@@ -33,6 +34,7 @@ pub use mnist::{
     read_idx_labels,
 };
 pub use modular::modular_addition;
+pub use npy::{NpyArray, NpyData, parse_npy, read_npy, write_npy_f32, write_npy_f64};
 pub use rng::{Rng, RngState, derive_seed};
 pub use spirals::two_spirals;
 pub use split::split_indices;
