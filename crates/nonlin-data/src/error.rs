@@ -109,6 +109,39 @@ pub enum DataError {
         found: usize,
     },
 
+    /// A CSV cell is empty (two commas in a row, or a trailing comma).
+    #[error(
+        "{} line {line}, column {column}: the cell is empty; every cell must hold a number (write nan for a missing value).",
+        path.display()
+    )]
+    EmptyCell {
+        /// The CSV file.
+        path: PathBuf,
+        /// Line number, counting from 1.
+        line: usize,
+        /// Column number, counting from 1.
+        column: usize,
+    },
+
+    /// A CSV file has a blank line before its last row.
+    #[error(
+        "{} line {line} is blank; blank lines are allowed only after the last row.",
+        path.display()
+    )]
+    BlankLine {
+        /// The CSV file.
+        path: PathBuf,
+        /// Line number, counting from 1.
+        line: usize,
+    },
+
+    /// A table file holds no data rows (it is empty, blank, or only a header).
+    #[error("{} holds no data rows.", path.display())]
+    NoRows {
+        /// The file read.
+        path: PathBuf,
+    },
+
     /// A file does not start with the `.npy` magic string `\x93NUMPY`.
     #[error(
         "{} is not a .npy file: it starts with {found}, expected the magic string \\x93NUMPY.",
