@@ -5,6 +5,7 @@
 //! by [`locate`] and fetched by [`fetch_files`]; the 8x8 digits ship inside the crate.
 
 mod batching;
+mod bigram;
 mod csv_table;
 mod dataset;
 mod digits;
@@ -22,6 +23,7 @@ pub mod testdata;
 mod text;
 
 pub use batching::{Batches, epoch_batches};
+pub use bigram::{BigramModel, bigram_cross_entropy};
 pub use csv_table::{CsvMatrix, HeaderMode, parse_csv_matrix, read_csv_matrix};
 pub use dataset::{Batch, Dataset};
 pub use digits::{load_digits, parse_digits_csv};
