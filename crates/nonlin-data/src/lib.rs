@@ -2,7 +2,10 @@
 //!
 //! Loaders return a [`Dataset`] (row-major `f32` samples, `u32` labels); [`split_indices`] and
 //! [`Batches`] cut it reproducibly from a seed with the checkpointable [`Rng`]. Real data is found
-//! by [`locate`] and fetched by [`fetch_files`]; the 8x8 digits ship inside the crate.
+//! by [`locate`] and fetched by [`fetch_files`]; the 8x8 digits ship inside the crate. Arrays and
+//! tables come from `.npy` files ([`read_npy`], [`write_npy_f32`]) and numeric CSV files
+//! ([`read_csv_matrix`]). [`smooth_regression`] is a seeded regression task, and [`BigramModel`]
+//! the next-token baseline a language model has to beat.
 
 mod batching;
 mod bigram;
@@ -17,6 +20,7 @@ mod mnist;
 mod modular;
 mod npy;
 mod rng;
+mod smooth;
 mod spirals;
 mod split;
 pub mod testdata;
@@ -40,6 +44,7 @@ pub use mnist::{
 pub use modular::modular_addition;
 pub use npy::{NpyArray, NpyData, parse_npy, read_npy, write_npy_f32, write_npy_f64};
 pub use rng::{Rng, RngState, derive_seed};
+pub use smooth::{SmoothFunction, smooth_regression};
 pub use spirals::two_spirals;
 pub use split::split_indices;
 pub use text::{TextCorpus, Vocab};
