@@ -336,7 +336,10 @@ fn parse_jsonl(bytes: &[u8], path: &Path) -> Result<Parsed, MetricsError> {
     })
 }
 
-/// Serde for metric values that keeps NaN and ±∞, which plain JSON numbers cannot hold.
+/// Serde for metric values that keeps NaN and ±∞, which plain JSON numbers cannot hold: they are
+/// written as the strings `"NaN"`, `"inf"`, `"-inf"` and read back from those or from `null`
+/// (NaN). `#[serde(with = "non_finite")]` is for a map of metrics, `non_finite::scalar` for one
+/// `f64` field.
 pub(crate) mod non_finite {
     use std::collections::BTreeMap;
 
@@ -350,20 +353,38 @@ pub(crate) mod non_finite {
         Null,
     }
 
+    impl Wire {
+        fn encode(v: f64) -> Wire {
+            if v.is_finite() {
+                Wire::Number(v)
+            } else {
+                Wire::Text(v.to_string()) // "NaN", "inf", "-inf"
+            }
+        }
+
+        fn decode(self) -> Result<f64, String> {
+            match self {
+                Wire::Number(v) => Ok(v),
+                Wire::Null => Ok(f64::NAN),
+                Wire::Text(s) => match s.as_str() {
+                    "NaN" | "nan" => Ok(f64::NAN),
+                    "inf" | "Infinity" | "+inf" => Ok(f64::INFINITY),
+                    "-inf" | "-Infinity" => Ok(f64::NEG_INFINITY),
+                    _ => Err(format!(
+                        "expected a number, \"NaN\", \"inf\" or \"-inf\", got {s:?}"
+                    )),
+                },
+            }
+        }
+    }
+
     pub fn serialize<S: Serializer>(
         values: &BTreeMap<String, f64>,
         ser: S,
     ) -> Result<S::Ok, S::Error> {
         let wire: BTreeMap<&str, Wire> = values
             .iter()
-            .map(|(k, &v)| {
-                let w = if v.is_finite() {
-                    Wire::Number(v)
-                } else {
-                    Wire::Text(v.to_string()) // "NaN", "inf", "-inf"
-                };
-                (k.as_str(), w)
-            })
+            .map(|(k, &v)| (k.as_str(), Wire::encode(v)))
             .collect();
         wire.serialize(ser)
     }
@@ -374,23 +395,29 @@ pub(crate) mod non_finite {
         let wire = BTreeMap::<String, Wire>::deserialize(de)?;
         wire.into_iter()
             .map(|(k, w)| {
-                let v = match w {
-                    Wire::Number(v) => v,
-                    Wire::Null => f64::NAN,
-                    Wire::Text(s) => match s.as_str() {
-                        "NaN" | "nan" => f64::NAN,
-                        "inf" | "Infinity" | "+inf" => f64::INFINITY,
-                        "-inf" | "-Infinity" => f64::NEG_INFINITY,
-                        _ => {
-                            return Err(serde::de::Error::custom(format!(
-                                "metric {k:?}: expected a number, \"NaN\", \"inf\" or \"-inf\", got {s:?}"
-                            )));
-                        }
-                    },
-                };
+                let v = w
+                    .decode()
+                    .map_err(|e| serde::de::Error::custom(format!("metric {k:?}: {e}")))?;
                 Ok((k, v))
             })
             .collect()
+    }
+
+    /// The same encoding for a single `f64` field: `#[serde(with = "non_finite::scalar")]`.
+    pub mod scalar {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        use super::Wire;
+
+        pub fn serialize<S: Serializer>(v: &f64, ser: S) -> Result<S::Ok, S::Error> {
+            Wire::encode(*v).serialize(ser)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<f64, D::Error> {
+            Wire::deserialize(de)?
+                .decode()
+                .map_err(serde::de::Error::custom)
+        }
     }
 }
 
