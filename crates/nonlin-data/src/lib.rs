@@ -4,6 +4,7 @@
 //! [`Batches`] cut it reproducibly from a seed with the checkpointable [`Rng`]. Real data is found
 //! by [`locate`] and fetched by [`fetch_files`]; the 8x8 digits ship inside the crate.
 
+pub mod atomic;
 mod batching;
 mod dataset;
 mod digits;

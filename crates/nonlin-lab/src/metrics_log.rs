@@ -190,17 +190,8 @@ impl MetricsLog {
     /// never a half-written one. Cheap enough to call once per epoch.
     pub fn write_csv(&self) -> Result<(), MetricsError> {
         let path = self.csv_path();
-        let tmp = self.dir.join(format!("{CSV_NAME}.tmp"));
-        let io_err = |source| MetricsError::Io {
-            path: path.clone(),
-            source,
-        };
-        let mut file = File::create(&tmp).map_err(io_err)?;
-        file.write_all(self.csv_text().as_bytes()).map_err(io_err)?;
-        // The data must be on disk before the rename, or a power cut could leave an empty CSV.
-        file.sync_all().map_err(io_err)?;
-        drop(file);
-        std::fs::rename(&tmp, &path).map_err(io_err)
+        crate::atomic::write_atomic(&path, self.csv_text().as_bytes())
+            .map_err(|source| MetricsError::Io { path, source })
     }
 
     /// Writes the final CSV and syncs the jsonl to disk.
@@ -486,7 +477,13 @@ crrelu,7,1,20,train,,0.25
             std::fs::read_to_string(dir.path().join(CSV_NAME)).unwrap(),
             want
         );
-        assert!(!dir.path().join("metrics.csv.tmp").exists());
+        // No temporary file is left beside the two logs.
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, [CSV_NAME, JSONL_NAME]);
     }
 
     #[test]
