@@ -7,8 +7,8 @@
 #   usage: benches/mlp_train/engine_experiments.sh [rounds]   (from the repository root)
 set -u
 ROUNDS=${1:-3}
-MAIN=${CARGO_TARGET_DIR_MAIN:-/root/.cache/nonlin-target}
-ALT=${CARGO_TARGET_DIR_ALT:-/root/.cache/bench-alt-target}
+MAIN=${CARGO_TARGET_DIR_MAIN:-${CARGO_TARGET_DIR:-target}}
+ALT=${CARGO_TARGET_DIR_ALT:-$MAIN/bench-alt}
 
 CARGO_TARGET_DIR=$MAIN cargo build --release -p mlp_train || exit 1
 for f in glibc-malloc flex-parallel ndarray cubecl-cpu; do

@@ -12,7 +12,7 @@
 //! `--rounds` times and the table reports medians, because the machine may be shared.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/root/.cache/nonlin-target cargo run --release -p mlp_train -- \
+//! cargo run --release -p mlp_train -- \
 //!     [--threads 1,2] [--steps 300] [--rounds 3] [--python python3] [--no-python] [--json]
 //! ```
 

@@ -3,8 +3,8 @@
 //! Each file is streamed into a hidden temporary file in the target folder while its SHA-256 is
 //! computed; only when the digest matches is the file synced and renamed to its final name, so a
 //! failed, interrupted or corrupted download never leaves a file under the real name (and the
-//! temporary file is removed on every error path). Files already present with the right digest are
-//! not downloaded again.
+//! temporary file is removed on every error path; see [`crate::atomic::AtomicFile`]). Files
+//! already present with the right digest are not downloaded again.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::atomic::AtomicFile;
 use crate::error::DataError;
 
 /// A public mirror of the original MNIST files (the one PyTorch's torchvision uses). Any other
@@ -121,29 +122,6 @@ pub fn sha256_file(path: &Path) -> Result<String, DataError> {
     Ok(hex(&hasher.finalize()))
 }
 
-/// Removes its temporary file when dropped, unless [`TempFile::persist`] renamed it into place.
-struct TempFile {
-    path: PathBuf,
-    kept: bool,
-}
-
-impl TempFile {
-    fn persist(mut self, to: &Path) -> Result<(), DataError> {
-        std::fs::rename(&self.path, to).map_err(|e| DataError::io(to, e))?;
-        self.kept = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.kept {
-            // Best effort: the file may not exist yet if creating it failed.
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 /// Download `files` from `base_url` into `dir` (created if needed), verifying each SHA-256 before
 /// the file appears under its name. Returns the local paths in the order of `files`.
 ///
@@ -182,7 +160,7 @@ pub fn fetch_files(
             continue;
         }
         let url = format!("{}/{}", base_url.trim_end_matches('/'), f.name);
-        download_one(&agent, &url, f, &expected, dir, &dest, progress)?;
+        download_one(&agent, &url, f, &expected, &dest, progress)?;
         paths.push(dest);
     }
     Ok(paths)
@@ -193,7 +171,6 @@ fn download_one(
     url: &str,
     file: &RemoteFile,
     expected: &str,
-    dir: &Path,
     dest: &Path,
     progress: &mut dyn FnMut(&str, u64, Option<u64>),
 ) -> Result<(), DataError> {
@@ -213,11 +190,8 @@ fn download_one(
         .header("Content-Length")
         .and_then(|v| v.trim().parse().ok());
 
-    let temp = TempFile {
-        path: dir.join(format!(".{name}.part-{}", std::process::id())),
-        kept: false,
-    };
-    let mut out = File::create(&temp.path).map_err(|e| DataError::io(&temp.path, e))?;
+    // Removed again on every error path below (dropped uncommitted).
+    let mut out = AtomicFile::create(dest).map_err(|e| DataError::io(dest, e))?;
     let mut reader = response.into_reader();
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
@@ -231,7 +205,7 @@ fn download_one(
         }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n])
-            .map_err(|e| DataError::io(&temp.path, e))?;
+            .map_err(|e| DataError::io(out.temp_path(), e))?;
         so_far += n as u64;
         progress(name, so_far, total);
     }
@@ -240,12 +214,10 @@ fn download_one(
             "the server announced {t} bytes but sent {so_far}"
         )));
     }
-    out.sync_all().map_err(|e| DataError::io(&temp.path, e))?;
-    drop(out);
     let found = match file.digest_of {
         DigestOf::Served => hex(&hasher.finalize()),
         DigestOf::Content => file
-            .digest_of_file(&temp.path)
+            .digest_of_file(out.temp_path())
             .map_err(|e| download_error(format!("the body does not decompress: {e}")))?,
     };
     if found != expected {
@@ -255,13 +227,7 @@ fn download_one(
             found,
         });
     }
-    temp.persist(dest)?;
-    // Make the rename itself durable; not every platform lets a folder be opened and synced, and
-    // the file is already complete under its name, so a failure here is not an error.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    out.commit().map_err(|e| DataError::io(dest, e))
 }
 
 #[cfg(test)]

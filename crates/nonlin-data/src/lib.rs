@@ -7,6 +7,7 @@
 //! ([`read_csv_matrix`]). [`smooth_regression`] is a seeded regression task, and [`BigramModel`]
 //! the next-token baseline a language model has to beat.
 
+pub mod atomic;
 mod batching;
 mod bigram;
 mod csv_table;

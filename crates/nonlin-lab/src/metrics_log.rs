@@ -6,12 +6,14 @@
 //! line being written. (A power cut can still lose what the OS had not written to disk; syncing
 //! every record would cost more than the records are worth.)
 //!
-//! `metrics.csv` is derived: metric names may appear part-way through a run (a `val` metric first
-//! logged at epoch 1), so its columns are only known once the records are. [`MetricsLog::write_csv`]
-//! therefore rewrites the whole CSV from the records in memory, atomically (temp file + rename);
-//! [`MetricsLog::finish`] calls it. Columns are `arm,seed,epoch,step,split`, then the union of
-//! metric names in sorted order; a metric a record lacks is an empty cell. A run that crashes before
-//! `finish` has no up-to-date CSV, but resuming and finishing regenerates it from the jsonl.
+//! `metrics.csv` is derived, and appended to the same way: one `write` per row, so a run of 10^4
+//! evaluations costs linear work, not a rewrite per epoch. Columns are `arm,seed,epoch,step,split`,
+//! then the union of metric names in sorted order; a metric a record lacks is an empty cell. Metric
+//! names may appear part-way through a run (a `val` metric first logged at epoch 1), so a record
+//! that brings a new name rewrites the whole CSV from the records in memory, atomically (a temp
+//! file renamed over it), with the new header; that happens a few times early in a run. Opening
+//! the log (fresh or resumed) and [`MetricsLog::retain`] rewrite it too, since a crash can leave
+//! the CSV with a torn last row: the jsonl is what the CSV must show.
 //!
 //! Non-finite values (a diverged loss) are kept: JSON has no NaN, so they are written as the
 //! strings `"NaN"`, `"inf"`, `"-inf"`, and read back from those or from `null` (NaN).
@@ -68,6 +70,12 @@ pub struct MetricsLog {
     dir: PathBuf,
     jsonl: File,
     records: Vec<MetricRecord>,
+    /// `metrics.csv` open for appending; `None` after a failed append, until a rewrite.
+    csv: Option<File>,
+    /// The CSV's metric columns: the union of the records' metric names, sorted.
+    csv_metrics: Vec<String>,
+    /// How many times `metrics.csv` was rewritten whole (a test checks that it stays rare).
+    csv_rewrites: usize,
 }
 
 impl MetricsLog {
@@ -109,15 +117,22 @@ impl MetricsLog {
                 .open(&path)
                 .map_err(io_err(&path))?
         };
-        Ok(MetricsLog {
+        let mut log = MetricsLog {
             dir: dir.to_path_buf(),
             jsonl,
             records,
-        })
+            csv: None,
+            csv_metrics: Vec::new(),
+            csv_rewrites: 0,
+        };
+        // A resumed CSV may end in a torn row; the records are what it must show.
+        log.rewrite_csv()?;
+        Ok(log)
     }
 
-    /// Appends one record to `metrics.jsonl` (written through to the OS before returning) and to
-    /// the in-memory list.
+    /// Appends one record to `metrics.jsonl` and its row to `metrics.csv` (both written through
+    /// to the OS before returning), and to the in-memory list. A record with a metric the CSV
+    /// has no column for yet rewrites the CSV with the new header instead.
     pub fn append(&mut self, record: MetricRecord) -> Result<(), MetricsError> {
         let mut line = serde_json::to_string(&record).map_err(|source| MetricsError::Json {
             path: self.jsonl_path(),
@@ -134,8 +149,24 @@ impl MetricsLog {
                 path: self.jsonl_path(),
                 source,
             })?;
+        let new_column = record
+            .values
+            .keys()
+            .any(|m| self.csv_metrics.binary_search(m).is_err());
+        let row = (!new_column).then(|| csv_row(&record, &self.csv_metrics));
         self.records.push(record);
-        Ok(())
+        match (row, &mut self.csv) {
+            // One write_all of the whole row, as for the jsonl line.
+            (Some(row), Some(csv)) => csv.write_all(row.as_bytes()).map_err(|source| {
+                // The row may be torn; the next append or write_csv rewrites the file.
+                self.csv = None;
+                MetricsError::Io {
+                    path: self.csv_path(),
+                    source,
+                }
+            }),
+            _ => self.rewrite_csv(),
+        }
     }
 
     /// Keeps only the records `keep` accepts and rewrites `metrics.jsonl` atomically. A resumed
@@ -163,7 +194,7 @@ impl MetricsLog {
             .append(true)
             .open(&path)
             .map_err(io_err)?;
-        Ok(())
+        self.rewrite_csv()
     }
 
     /// All records so far, including those read back on resume, in write order.
@@ -186,30 +217,53 @@ impl MetricsLog {
         to_csv(&self.records)
     }
 
-    /// Rewrites `metrics.csv` from all records, atomically: readers see the old file or the new one,
-    /// never a half-written one. Cheap enough to call once per epoch.
+    /// Brings `metrics.csv` up to date. Rows are appended as records arrive, so this has work to
+    /// do only after a failed append, when it rewrites the file from all records (atomically:
+    /// readers see the old file or the new one). Cheap enough to call once per epoch.
     pub fn write_csv(&self) -> Result<(), MetricsError> {
+        if self.csv.is_some() {
+            return Ok(());
+        }
         let path = self.csv_path();
-        let tmp = self.dir.join(format!("{CSV_NAME}.tmp"));
+        crate::atomic::write_atomic(&path, self.csv_text().as_bytes())
+            .map_err(|source| MetricsError::Io { path, source })
+    }
+
+    /// Rewrites `metrics.csv` from all records, atomically, with the columns they need, and
+    /// reopens it for appending.
+    fn rewrite_csv(&mut self) -> Result<(), MetricsError> {
+        let path = self.csv_path();
         let io_err = |source| MetricsError::Io {
             path: path.clone(),
             source,
         };
-        let mut file = File::create(&tmp).map_err(io_err)?;
-        file.write_all(self.csv_text().as_bytes()).map_err(io_err)?;
-        // The data must be on disk before the rename, or a power cut could leave an empty CSV.
-        file.sync_all().map_err(io_err)?;
-        drop(file);
-        std::fs::rename(&tmp, &path).map_err(io_err)
+        self.csv = None;
+        self.csv_metrics = metric_names(&self.records);
+        let text = csv_table(&self.records, &self.csv_metrics).to_csv();
+        crate::atomic::write_atomic(&path, text.as_bytes()).map_err(io_err)?;
+        self.csv = Some(
+            OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(io_err)?,
+        );
+        self.csv_rewrites += 1;
+        Ok(())
     }
 
-    /// Writes the final CSV and syncs the jsonl to disk.
+    /// Makes sure the CSV is whole and syncs both files to disk.
     pub fn finish(self) -> Result<Vec<MetricRecord>, MetricsError> {
         self.jsonl.sync_all().map_err(|source| MetricsError::Io {
             path: self.jsonl_path(),
             source,
         })?;
         self.write_csv()?;
+        if let Some(csv) = &self.csv {
+            csv.sync_all().map_err(|source| MetricsError::Io {
+                path: self.csv_path(),
+                source,
+            })?;
+        }
         Ok(self.records)
     }
 }
@@ -254,12 +308,19 @@ pub fn series(
 
 /// The CSV text of `records`: `arm,seed,epoch,step,split`, then every metric name in sorted order.
 pub fn to_csv(records: &[MetricRecord]) -> String {
-    let metrics: BTreeSet<&str> = records
-        .iter()
-        .flat_map(|r| r.values.keys().map(String::as_str))
-        .collect();
+    csv_table(records, &metric_names(records)).to_csv()
+}
+
+/// Every metric name of `records`, sorted, once.
+fn metric_names(records: &[MetricRecord]) -> Vec<String> {
+    let names: BTreeSet<&String> = records.iter().flat_map(|r| r.values.keys()).collect();
+    names.into_iter().cloned().collect()
+}
+
+/// `records` as a table with the metric columns `metrics`.
+fn csv_table<'a>(records: impl IntoIterator<Item = &'a MetricRecord>, metrics: &[String]) -> Table {
     let mut table = Table::new(["arm", "seed", "epoch", "step", "split"]);
-    table.headers.extend(metrics.iter().map(|m| m.to_string()));
+    table.headers.extend(metrics.iter().cloned());
     for r in records {
         let mut row = vec![
             r.arm.clone(),
@@ -272,11 +333,18 @@ pub fn to_csv(records: &[MetricRecord]) -> String {
         row.extend(
             metrics
                 .iter()
-                .map(|m| r.values.get(*m).map(|v| v.to_string()).unwrap_or_default()),
+                .map(|m| r.values.get(m).map(|v| v.to_string()).unwrap_or_default()),
         );
         table.rows.push(row);
     }
-    table.to_csv()
+    table
+}
+
+/// The CSV line of one record, exactly as [`to_csv`] writes it under the columns `metrics`.
+fn csv_row(record: &MetricRecord, metrics: &[String]) -> String {
+    let table = csv_table([record], metrics);
+    let header_len = Table::new(table.headers.clone()).to_csv().len();
+    table.to_csv().split_off(header_len)
 }
 
 struct Parsed {
@@ -336,7 +404,10 @@ fn parse_jsonl(bytes: &[u8], path: &Path) -> Result<Parsed, MetricsError> {
     })
 }
 
-/// Serde for metric values that keeps NaN and ±∞, which plain JSON numbers cannot hold.
+/// Serde for metric values that keeps NaN and ±∞, which plain JSON numbers cannot hold: they are
+/// written as the strings `"NaN"`, `"inf"`, `"-inf"` and read back from those or from `null`
+/// (NaN). `#[serde(with = "non_finite")]` is for a map of metrics, `non_finite::scalar` for one
+/// `f64` field.
 pub(crate) mod non_finite {
     use std::collections::BTreeMap;
 
@@ -350,20 +421,38 @@ pub(crate) mod non_finite {
         Null,
     }
 
+    impl Wire {
+        fn encode(v: f64) -> Wire {
+            if v.is_finite() {
+                Wire::Number(v)
+            } else {
+                Wire::Text(v.to_string()) // "NaN", "inf", "-inf"
+            }
+        }
+
+        fn decode(self) -> Result<f64, String> {
+            match self {
+                Wire::Number(v) => Ok(v),
+                Wire::Null => Ok(f64::NAN),
+                Wire::Text(s) => match s.as_str() {
+                    "NaN" | "nan" => Ok(f64::NAN),
+                    "inf" | "Infinity" | "+inf" => Ok(f64::INFINITY),
+                    "-inf" | "-Infinity" => Ok(f64::NEG_INFINITY),
+                    _ => Err(format!(
+                        "expected a number, \"NaN\", \"inf\" or \"-inf\", got {s:?}"
+                    )),
+                },
+            }
+        }
+    }
+
     pub fn serialize<S: Serializer>(
         values: &BTreeMap<String, f64>,
         ser: S,
     ) -> Result<S::Ok, S::Error> {
         let wire: BTreeMap<&str, Wire> = values
             .iter()
-            .map(|(k, &v)| {
-                let w = if v.is_finite() {
-                    Wire::Number(v)
-                } else {
-                    Wire::Text(v.to_string()) // "NaN", "inf", "-inf"
-                };
-                (k.as_str(), w)
-            })
+            .map(|(k, &v)| (k.as_str(), Wire::encode(v)))
             .collect();
         wire.serialize(ser)
     }
@@ -374,23 +463,29 @@ pub(crate) mod non_finite {
         let wire = BTreeMap::<String, Wire>::deserialize(de)?;
         wire.into_iter()
             .map(|(k, w)| {
-                let v = match w {
-                    Wire::Number(v) => v,
-                    Wire::Null => f64::NAN,
-                    Wire::Text(s) => match s.as_str() {
-                        "NaN" | "nan" => f64::NAN,
-                        "inf" | "Infinity" | "+inf" => f64::INFINITY,
-                        "-inf" | "-Infinity" => f64::NEG_INFINITY,
-                        _ => {
-                            return Err(serde::de::Error::custom(format!(
-                                "metric {k:?}: expected a number, \"NaN\", \"inf\" or \"-inf\", got {s:?}"
-                            )));
-                        }
-                    },
-                };
+                let v = w
+                    .decode()
+                    .map_err(|e| serde::de::Error::custom(format!("metric {k:?}: {e}")))?;
                 Ok((k, v))
             })
             .collect()
+    }
+
+    /// The same encoding for a single `f64` field: `#[serde(with = "non_finite::scalar")]`.
+    pub mod scalar {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        use super::Wire;
+
+        pub fn serialize<S: Serializer>(v: &f64, ser: S) -> Result<S::Ok, S::Error> {
+            Wire::encode(*v).serialize(ser)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<f64, D::Error> {
+            Wire::deserialize(de)?
+                .decode()
+                .map_err(serde::de::Error::custom)
+        }
     }
 }
 
@@ -459,7 +554,13 @@ crrelu,7,1,20,train,,0.25
             std::fs::read_to_string(dir.path().join(CSV_NAME)).unwrap(),
             want
         );
-        assert!(!dir.path().join("metrics.csv.tmp").exists());
+        // No temporary file is left beside the two logs.
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, [CSV_NAME, JSONL_NAME]);
     }
 
     #[test]
@@ -535,6 +636,101 @@ crrelu,7,1,20,train,,0.25
             to_csv(&[r]).lines().nth(1),
             Some("crrelu,7,0,1,train,NaN,inf,-inf,1.5")
         );
+    }
+
+    fn csv_on_disk(log: &MetricsLog) -> String {
+        std::fs::read_to_string(log.csv_path()).unwrap()
+    }
+
+    #[test]
+    fn csv_rows_are_appended_without_rewriting_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = MetricsLog::open(dir.path(), false).unwrap();
+        // The first train and val records bring the columns; rewrites happen only for them.
+        log.append(rec("train", 0, 1, &[("loss", 1.0)])).unwrap();
+        log.append(rec("val", 0, 1, &[("acc", 0.5), ("loss", 1.0)]))
+            .unwrap();
+        let rewrites = log.csv_rewrites;
+        assert_eq!(rewrites, 3); // open, loss, acc
+        for step in 2..2000u64 {
+            let x = 1.0 / step as f64;
+            log.append(rec("train", 0, step, &[("loss", x)])).unwrap();
+            if step % 10 == 0 {
+                log.append(rec("val", 0, step, &[("acc", 1.0 - x), ("loss", x)]))
+                    .unwrap();
+                log.write_csv().unwrap(); // what the runner does each epoch: no rewrite either
+            }
+        }
+        // Every row is on disk as it is appended (no write_csv needed), and the file is the
+        // whole-log CSV, built without a single further rewrite.
+        assert_eq!(log.csv_rewrites, rewrites);
+        let text = log.csv_text();
+        assert_eq!(text.lines().count(), 1 + 2 + 1998 + 199);
+        assert!(
+            csv_on_disk(&log) == text,
+            "metrics.csv differs from csv_text()"
+        );
+        log.finish().unwrap();
+        let on_disk = std::fs::read_to_string(dir.path().join(CSV_NAME)).unwrap();
+        assert!(on_disk == text, "finish changed metrics.csv");
+    }
+
+    #[test]
+    fn a_metric_appearing_late_gets_a_column_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = MetricsLog::open(dir.path(), false).unwrap();
+        log.append(rec("train", 0, 1, &[("loss", 0.5)])).unwrap();
+        log.append(rec("train", 0, 2, &[("loss", 0.25)])).unwrap();
+        let rewrites = log.csv_rewrites;
+        log.append(rec("train", 1, 3, &[("grad_norm", 2.0), ("loss", 0.125)]))
+            .unwrap();
+        assert_eq!(log.csv_rewrites, rewrites + 1);
+        log.append(rec("train", 1, 4, &[("loss", 0.0625)])).unwrap();
+        assert_eq!(log.csv_rewrites, rewrites + 1);
+        // grad_norm sorts before loss; the rows before it (and one after) have an empty cell.
+        let want = "\
+arm,seed,epoch,step,split,grad_norm,loss
+crrelu,7,0,1,train,,0.5
+crrelu,7,0,2,train,,0.25
+crrelu,7,1,3,train,2,0.125
+crrelu,7,1,4,train,,0.0625
+";
+        assert_eq!(csv_on_disk(&log), want);
+    }
+
+    #[test]
+    fn resume_and_retain_regenerate_a_torn_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = MetricsLog::open(dir.path(), false).unwrap();
+        for step in 1..=3 {
+            log.append(rec("train", 0, step, &[("loss", 1.0 / step as f64)]))
+                .unwrap();
+        }
+        drop(log);
+        // A crash mid-row leaves a torn last line in the CSV (the jsonl is whole).
+        let csv = dir.path().join(CSV_NAME);
+        let mut f = OpenOptions::new().append(true).open(&csv).unwrap();
+        f.write_all(b"crrelu,7,0,4,tr").unwrap();
+        drop(f);
+
+        let mut log = MetricsLog::open(dir.path(), true).unwrap();
+        assert_eq!(csv_on_disk(&log), log.csv_text());
+        log.append(rec("train", 1, 4, &[("loss", 0.25)])).unwrap();
+        assert_eq!(csv_on_disk(&log), log.csv_text());
+        assert_eq!(log.records().len(), 4);
+
+        // A resumed run drops what came after its checkpoint; the CSV follows.
+        std::fs::write(&csv, "arm,seed\ntorn,").unwrap();
+        log.retain(|r| r.step <= 2).unwrap();
+        assert_eq!(csv_on_disk(&log), log.csv_text());
+        log.append(rec("val", 0, 2, &[("acc", 0.5)])).unwrap();
+        let want = "\
+arm,seed,epoch,step,split,acc,loss
+crrelu,7,0,1,train,,1
+crrelu,7,0,2,train,,0.5
+crrelu,7,0,2,val,0.5,
+";
+        assert_eq!(csv_on_disk(&log), want);
     }
 
     #[test]

@@ -25,10 +25,14 @@ pub struct UnitResult {
 /// Mean and spread of a metric over seeds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Stat {
+    #[serde(with = "crate::metrics_log::non_finite::scalar")]
     pub mean: f64,
     /// Sample standard deviation (0 for one seed).
+    #[serde(with = "crate::metrics_log::non_finite::scalar")]
     pub std: f64,
+    #[serde(with = "crate::metrics_log::non_finite::scalar")]
     pub min: f64,
+    #[serde(with = "crate::metrics_log::non_finite::scalar")]
     pub max: f64,
     pub n: usize,
 }
@@ -43,11 +47,21 @@ impl Stat {
         } else {
             0.0
         };
+        // f64::min and f64::max skip NaN, which would hide a diverged seed behind its peers.
+        let extreme = |start: f64, pick: fn(f64, f64) -> f64| {
+            values.iter().fold(start, |acc, &v| {
+                if acc.is_nan() || v.is_nan() {
+                    f64::NAN
+                } else {
+                    pick(acc, v)
+                }
+            })
+        };
         Stat {
             mean,
             std: var.sqrt(),
-            min: values.iter().copied().fold(f64::INFINITY, f64::min),
-            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            min: extreme(f64::INFINITY, f64::min),
+            max: extreme(f64::NEG_INFINITY, f64::max),
             n,
         }
     }
@@ -86,6 +100,7 @@ pub struct Summary {
     pub arms: BTreeMap<String, BTreeMap<String, Stat>>,
     pub claims: Vec<ClaimResult>,
     /// Wall-clock seconds per unit; kept apart from the metrics, which are deterministic.
+    #[serde(with = "crate::metrics_log::non_finite")]
     pub timing_s: BTreeMap<String, f64>,
 }
 
@@ -288,6 +303,58 @@ mod tests {
             "{}",
             r.measured
         );
+    }
+
+    #[test]
+    fn non_finite_metrics_round_trip_and_compare_reads_them() {
+        let experiment = Experiment::from_text(crate::DEFAULT_DEMO, "default.toml", &[]).unwrap();
+        let unit = |arm: &str, seed, loss| UnitResult {
+            arm: arm.into(),
+            seed,
+            metrics: BTreeMap::from([("test_loss".to_string(), loss)]),
+            diverged_at: (!loss.is_finite()).then_some(12),
+        };
+        // One relu seed diverged (NaN), tanh blew up (inf), gelu is fine: the Stat fields of relu
+        // and tanh are non-finite, which plain serde_json writes as null and cannot read back.
+        let units = vec![
+            unit("relu", 0, f64::NAN),
+            unit("relu", 1, 0.25),
+            unit("tanh", 0, f64::INFINITY),
+            unit("gelu", 0, 0.5),
+        ];
+        let summary = Summary::new(&experiment, units, BTreeMap::from([("t".into(), 1.5)]));
+        // A NaN seed makes every statistic NaN: min and max must not quietly skip it.
+        let relu = summary.arms["relu"]["test_loss"];
+        assert!(relu.mean.is_nan() && relu.std.is_nan(), "{relu:?}");
+        assert!(relu.min.is_nan() && relu.max.is_nan(), "{relu:?}");
+        assert_eq!(summary.arms["tanh"]["test_loss"].max, f64::INFINITY);
+
+        let dir = tempfile::tempdir().unwrap();
+        let json = serde_json::to_vec_pretty(&experiment).unwrap();
+        std::fs::write(dir.path().join("config.json"), json).unwrap();
+        summary.write(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
+        let arms = &serde_json::from_str::<serde_json::Value>(&text).unwrap()["arms"];
+        assert!(!arms.to_string().contains("null"), "{arms}");
+        assert_eq!(arms["relu"]["test_loss"]["min"], "NaN");
+        assert_eq!(arms["tanh"]["test_loss"]["mean"], "inf");
+        let back = Summary::read(dir.path()).unwrap();
+        let relu = back.arms["relu"]["test_loss"];
+        assert!(relu.mean.is_nan() && relu.std.is_nan() && relu.min.is_nan() && relu.max.is_nan());
+        assert_eq!(relu.n, 2);
+        assert!(back.units[0].metrics["test_loss"].is_nan());
+        let tanh = back.arms["tanh"]["test_loss"];
+        let inf = f64::INFINITY;
+        assert_eq!(
+            (tanh.mean, tanh.std, tanh.min, tanh.max),
+            (inf, 0.0, inf, inf)
+        );
+        assert_eq!(back.arms["gelu"], summary.arms["gelu"]);
+        assert_eq!(back.claims, summary.claims);
+
+        let table = crate::compare::compare(&[dir.path().to_path_buf()]).unwrap();
+        let text = table.to_text();
+        assert!(text.contains("NaN") && text.contains("inf"), "{text}");
     }
 
     #[test]
