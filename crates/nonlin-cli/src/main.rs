@@ -1,7 +1,8 @@
-//! The `nonlin` command-line tool: run experiments, compare runs, reproduce paper claims, and
-//! manage data.
+//! The `nonlin` command-line tool: run experiments and sweeps, compare runs, reproduce paper
+//! claims, and manage data.
 
 mod progress;
+mod sweep;
 
 /// Burn's CPU backend allocates and frees megabyte-sized tensors every step. glibc's malloc hands
 /// that memory back to the kernel and takes fresh zeroed pages on the next step, which cost about
@@ -66,9 +67,12 @@ enum Command {
         #[command(flatten)]
         engine: Engine,
     },
+    /// Run a grid of overrides as numbered points, locally, one --index at a time, or as a Slurm
+    /// job array or Kubernetes indexed Job.
+    Sweep(sweep::Args),
     /// One table of the arms of several runs: config differences and final metrics.
     Compare {
-        /// Run folders.
+        /// Run folders, or sweep folders (each stands for its finished points).
         #[arg(required = true)]
         runs: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
@@ -149,8 +153,12 @@ fn dispatch(command: Command) -> Result<ExitCode, LabError> {
             quick,
             engine,
         } => run(spec, overrides, out, resume, quick, &engine),
+        Command::Sweep(args) => sweep::sweep(args),
         Command::Compare { runs, format } => {
-            let table = nonlin::lab::compare::compare(&runs)?;
+            let (table, notes) = nonlin::lab::compare::compare_with_notes(&runs)?;
+            for note in notes {
+                eprintln!("note: {note}");
+            }
             print!(
                 "{}",
                 match format {

@@ -1,5 +1,5 @@
-//! `nonlin compare`: one table of every arm of several runs, with the config keys that differ
-//! between them and their final metrics.
+//! `nonlin compare`: one table of every arm of several runs (a sweep folder counts as its finished
+//! points), with the config keys that differ between them and their final metrics.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -19,21 +19,29 @@ struct Row {
     metrics: BTreeMap<String, String>,
 }
 
-/// Builds the comparison table of the run folders.
+/// Builds the comparison table of the run folders; a sweep folder stands for its finished points.
 pub fn compare(dirs: &[PathBuf]) -> Result<Table, LabError> {
+    compare_with_notes(dirs).map(|(table, _)| table)
+}
+
+/// [`compare`], with notes naming the sweep points left out because they have not finished.
+pub fn compare_with_notes(dirs: &[PathBuf]) -> Result<(Table, Vec<String>), LabError> {
     if dirs.is_empty() {
         return Err(LabError::Other(
             "compare needs at least one run folder".into(),
         ));
     }
+    let crate::sweep::RunFolders { runs, notes } = crate::sweep::expand_run_dirs(dirs)?;
+    if runs.is_empty() {
+        return Err(LabError::Other(format!(
+            "no finished runs to compare ({})",
+            notes.join("; ")
+        )));
+    }
     let mut rows = Vec::new();
-    for dir in dirs {
+    for (run, dir) in &runs {
         let experiment = Experiment::read_run(dir)?;
         let summary = Summary::read(dir)?;
-        let run = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| dir.display().to_string());
         for (arm, config) in &experiment.arms {
             let mut flat = BTreeMap::new();
             flatten(
@@ -85,7 +93,7 @@ pub fn compare(dirs: &[PathBuf]) -> Result<Table, LabError> {
             );
         table.push_row(cells);
     }
-    Ok(table)
+    Ok((table, notes))
 }
 
 /// Flattens JSON into dotted keys with scalar (or array) values as text.

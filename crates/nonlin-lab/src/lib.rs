@@ -17,6 +17,7 @@ pub mod reproduce;
 pub mod runner;
 pub mod spec;
 pub mod summary;
+pub mod sweep;
 pub mod table;
 pub mod tensorboard;
 
