@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use nonlin::burn::nn::loss::CrossEntropyLossConfig;
 use nonlin::burn::optim::{GradientsParams, ModuleOptimizer};
-use nonlin::data::{Batch, Rng};
-use nonlin::learn::{Backprop, LearningRule, OptimizerConfig, TensorBatch};
-use nonlin::nn::{Classifier, Mlp, MlpConfig, engine};
+use nonlin::data::{Batch, Rng, Targets};
+use nonlin::learn::{Backprop, LearningRule, OptimizerConfig, OptimizerSetup, TensorBatch};
+use nonlin::nn::{Mlp, MlpConfig, engine};
 use serde_json::{Map, Value};
 
 use crate::backend::Backend;
@@ -70,10 +70,12 @@ impl Trainer {
             }
             Trainer::Lean { optimizer, model } => {
                 let current = take(model)?;
-                let logits = current.logits(batch.x.clone());
+                let x = batch.features("bench")?;
+                let labels = batch.labels("bench")?;
+                let logits = current.forward(x);
                 let loss = CrossEntropyLossConfig::new()
                     .init(&logits.device())
-                    .forward(logits, batch.y.clone());
+                    .forward(logits, labels);
                 let grads = GradientsParams::from_grads(loss.backward(), &current);
                 let value = loss.into_scalar::<f64>();
                 *model = Some(optimizer.step(LR, current, grads));
@@ -103,7 +105,10 @@ fn make_batches(device: &nonlin::burn::tensor::Device) -> Result<Vec<TensorBatch
                 &Batch {
                     x,
                     shape: vec![BATCH, INPUT],
-                    y,
+                    targets: Targets::Classes {
+                        labels: y,
+                        classes: CLASSES,
+                    },
                 },
                 device,
             )?)
@@ -122,10 +127,10 @@ pub fn measure(
     let device = backend.device()?;
     engine::seed(&device, 0);
     let batches = make_batches(&device)?;
-    let model = MlpConfig::new(INPUT, HIDDEN.to_vec(), CLASSES).init(&device)?;
+    let model = MlpConfig::new(HIDDEN.to_vec()).init(INPUT, CLASSES, &device)?;
     let mut trainer = match variant {
         StepVariant::Backprop => Trainer::Backprop {
-            rule: Backprop::new(&OptimizerConfig::default())?,
+            rule: Backprop::new(&OptimizerSetup::plain(&OptimizerConfig::default()))?,
             model: Some(model),
         },
         StepVariant::Lean => Trainer::Lean {

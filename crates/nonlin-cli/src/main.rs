@@ -1,6 +1,8 @@
 //! The `nonlin` command-line tool: run experiments and sweeps, compare runs, reproduce paper
 //! claims, and manage data.
 
+mod generate;
+mod predict;
 mod progress;
 mod sweep;
 
@@ -98,6 +100,10 @@ enum Command {
         #[command(flatten)]
         engine: Engine,
     },
+    /// Apply the trained model of a run to inputs from a .npy file, writing its outputs.
+    Predict(predict::Args),
+    /// Continue a prompt with a trained language model.
+    Generate(generate::Args),
     /// Data sets: fetch them, or list what is available where.
     Data {
         #[command(subcommand)]
@@ -177,6 +183,8 @@ fn dispatch(command: Command) -> Result<ExitCode, LabError> {
             runs,
             engine,
         } => reproduce(paper.as_deref(), quick, report_only, &dir, &runs, &engine),
+        Command::Predict(args) => predict::predict(args),
+        Command::Generate(args) => generate::generate(args),
         Command::Data { action } => data_command(action),
     }
 }
@@ -331,11 +339,28 @@ fn reproduce(
     let mut table =
         nonlin::lab::table::Table::new(["paper", "claim", "claimed", "measured", "result"]);
     let mut failed = 0;
+    let mut errors = 0;
     for (slug, path) in &specs {
         let mut progress = progress::Reporter::new();
         progress.note(&format!("{slug}: {}", path.display()));
-        let result = reproduce_paper(slug, path, quick, runs, &template, &mut progress)?;
+        let result = reproduce_paper(slug, path, quick, runs, &template, &mut progress);
         progress.finish();
+        // A paper whose run fails is recorded as an error and the others still run.
+        let result = match result {
+            Ok(result) => result,
+            Err(e) => {
+                eprintln!("error: {slug}: {e}");
+                errors += 1;
+                table.push_row([
+                    slug.clone(),
+                    "(the experiment did not run)".into(),
+                    String::new(),
+                    e.to_string(),
+                    "ERROR".into(),
+                ]);
+                continue;
+            }
+        };
         for c in result.claims {
             failed += usize::from(!c.passed);
             table.push_row([
@@ -352,8 +377,13 @@ fn reproduce(
         }
     }
     print!("{}", table.to_text());
-    println!("{} claim(s), {} failed", table.rows.len(), failed);
-    Ok(if failed > 0 && !report_only {
+    println!(
+        "{} claim(s), {} failed, {} paper(s) could not run",
+        table.rows.len() - errors,
+        failed,
+        errors
+    );
+    Ok(if (failed > 0 || errors > 0) && !report_only {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

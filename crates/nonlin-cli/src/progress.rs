@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use nonlin::lab::Progress;
-use nonlin::learn::{Evaluation, Metrics};
+use nonlin::learn::Metrics;
 
 /// Reports a run's progress on stderr.
 pub struct Reporter {
@@ -78,13 +78,19 @@ impl Progress for Reporter {
         }
     }
 
-    fn epoch(&mut self, epoch: usize, evals: &[(&str, Evaluation)]) {
+    fn evaluation(&mut self, step: u64, epoch: usize, evals: &[(&str, Metrics)]) {
         let parts: Vec<String> = evals
             .iter()
-            .map(|(split, e)| format!("{split} loss {:.4} acc {:.4}", e.loss, e.accuracy))
+            .map(|(split, metrics)| {
+                let values: Vec<String> = metrics
+                    .iter()
+                    .map(|(name, value)| format!("{name} {value:.4}"))
+                    .collect();
+                format!("{split} {}", values.join(" "))
+            })
             .collect();
         self.line(&format!(
-            "{} epoch {}: {}",
+            "{} epoch {} step {step}: {}",
             self.unit,
             epoch + 1,
             parts.join(", ")

@@ -1,11 +1,70 @@
-//! An in-memory labelled data set and the batches cut from it.
+//! An in-memory data set and the batches cut from it.
 //!
 //! Samples are stored row-major in one `Vec<f32>`: sample `i` is `x[i * sample_len..(i + 1) *
-//! sample_len]`, laid out in `sample_shape` (e.g. `[channels, height, width]`). Labels are class
-//! indices below `classes`. This is the format every loader in this crate returns and every
-//! trainer in nonlin consumes.
+//! sample_len]`, laid out in `sample_shape` (e.g. `[channels, height, width]`). Each sample has a
+//! target: a class index below `classes` (classification) or a block of real values of a fixed
+//! shape (regression, operator learning, image-to-image). This is the format every loader in this
+//! crate returns and every task in nonlin consumes.
 
 use crate::error::DataError;
+
+/// What a data set's samples are labelled with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    /// One class index per sample, each below `classes`.
+    Classes { labels: Vec<u32>, classes: usize },
+    /// Real values per sample, row-major `[len, ..shape]` flattened.
+    Values { values: Vec<f32>, shape: Vec<usize> },
+}
+
+impl Targets {
+    /// Values per sample: 1 for a class index, the product of `shape` for real values.
+    pub fn sample_len(&self) -> usize {
+        match self {
+            Targets::Classes { .. } => 1,
+            Targets::Values { shape, .. } => shape.iter().product(),
+        }
+    }
+
+    /// Number of samples the targets describe (0 for real targets of a zero-sized shape).
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Classes { labels, .. } => labels.len(),
+            Targets::Values { values, .. } => {
+                values.len().checked_div(self.sample_len()).unwrap_or(0)
+            }
+        }
+    }
+
+    /// True when there are no targets.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The targets of the samples at `indices`, in that order.
+    ///
+    /// # Panics
+    /// If an index is out of range, like slice indexing.
+    pub fn gather(&self, indices: &[usize]) -> Targets {
+        match self {
+            Targets::Classes { labels, classes } => Targets::Classes {
+                labels: indices.iter().map(|&i| labels[i]).collect(),
+                classes: *classes,
+            },
+            Targets::Values { values, shape } => {
+                let d = self.sample_len();
+                let mut out = Vec::with_capacity(indices.len() * d);
+                for &i in indices {
+                    out.extend_from_slice(&values[i * d..(i + 1) * d]);
+                }
+                Targets::Values {
+                    values: out,
+                    shape: shape.clone(),
+                }
+            }
+        }
+    }
+}
 
 /// A labelled data set held in memory.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,10 +75,8 @@ pub struct Dataset {
     pub x: Vec<f32>,
     /// Shape of one sample, e.g. `[1, 28, 28]` or `[2]`.
     pub sample_shape: Vec<usize>,
-    /// One class index per sample.
-    pub y: Vec<u32>,
-    /// Number of classes; every label is below it.
-    pub classes: usize,
+    /// The target of every sample.
+    pub targets: Targets,
 }
 
 /// A batch of samples gathered from a [`Dataset`].
@@ -29,12 +86,24 @@ pub struct Batch {
     pub x: Vec<f32>,
     /// `[batch, ..sample_shape]`.
     pub shape: Vec<usize>,
-    /// One label per sample.
-    pub y: Vec<u32>,
+    /// The samples' targets, in the same order.
+    pub targets: Targets,
+}
+
+impl Batch {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.shape.first().copied().unwrap_or(0)
+    }
+
+    /// True when the batch holds no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Dataset {
-    /// Build a data set and check it with [`Dataset::validate`].
+    /// A classification data set (labels below `classes`), checked with [`Dataset::validate`].
     pub fn new(
         name: impl Into<String>,
         x: Vec<f32>,
@@ -42,12 +111,46 @@ impl Dataset {
         y: Vec<u32>,
         classes: usize,
     ) -> Result<Self, DataError> {
+        Self::with_targets(
+            name,
+            x,
+            sample_shape,
+            Targets::Classes { labels: y, classes },
+        )
+    }
+
+    /// A data set with real-valued targets of shape `target_shape` per sample, checked with
+    /// [`Dataset::validate`].
+    pub fn regression(
+        name: impl Into<String>,
+        x: Vec<f32>,
+        sample_shape: Vec<usize>,
+        values: Vec<f32>,
+        target_shape: Vec<usize>,
+    ) -> Result<Self, DataError> {
+        Self::with_targets(
+            name,
+            x,
+            sample_shape,
+            Targets::Values {
+                values,
+                shape: target_shape,
+            },
+        )
+    }
+
+    /// A data set with the given targets, checked with [`Dataset::validate`].
+    pub fn with_targets(
+        name: impl Into<String>,
+        x: Vec<f32>,
+        sample_shape: Vec<usize>,
+        targets: Targets,
+    ) -> Result<Self, DataError> {
         let d = Dataset {
             name: name.into(),
             x,
             sample_shape,
-            y,
-            classes,
+            targets,
         };
         d.validate()?;
         Ok(d)
@@ -55,17 +158,33 @@ impl Dataset {
 
     /// Number of samples.
     pub fn len(&self) -> usize {
-        self.y.len()
+        self.targets.len()
     }
 
     /// True when there are no samples.
     pub fn is_empty(&self) -> bool {
-        self.y.is_empty()
+        self.len() == 0
     }
 
     /// Values per sample: the product of `sample_shape`.
     pub fn sample_len(&self) -> usize {
         self.sample_shape.iter().product()
+    }
+
+    /// The class labels, for a classification data set.
+    pub fn labels(&self) -> Option<&[u32]> {
+        match &self.targets {
+            Targets::Classes { labels, .. } => Some(labels),
+            Targets::Values { .. } => None,
+        }
+    }
+
+    /// The number of classes, for a classification data set.
+    pub fn classes(&self) -> Option<usize> {
+        match &self.targets {
+            Targets::Classes { classes, .. } => Some(*classes),
+            Targets::Values { .. } => None,
+        }
     }
 
     /// The values of sample `i`.
@@ -77,7 +196,8 @@ impl Dataset {
         &self.x[i * d..(i + 1) * d]
     }
 
-    /// Check that sizes fit together, every value is finite and every label is below `classes`.
+    /// Check that sizes fit together, every value (input and real target) is finite and every
+    /// label is below `classes`.
     pub fn validate(&self) -> Result<(), DataError> {
         let inconsistent = |what: String| DataError::Inconsistent {
             name: self.name.clone(),
@@ -89,8 +209,41 @@ impl Dataset {
                 self.sample_shape
             )));
         }
-        if self.classes == 0 {
-            return Err(inconsistent("classes is 0".to_string()));
+        match &self.targets {
+            Targets::Classes { labels, classes } => {
+                if *classes == 0 {
+                    return Err(inconsistent("classes is 0".to_string()));
+                }
+                if let Some((i, &label)) = labels
+                    .iter()
+                    .enumerate()
+                    .find(|&(_, &l)| l as usize >= *classes)
+                {
+                    return Err(inconsistent(format!(
+                        "the label of sample {i} is {label}, not below classes = {classes}"
+                    )));
+                }
+            }
+            Targets::Values { values, shape } => {
+                if shape.is_empty() || shape.contains(&0) {
+                    return Err(inconsistent(format!(
+                        "target shape {shape:?} must be non-empty with no zero axis"
+                    )));
+                }
+                let d: usize = shape.iter().product();
+                if !values.len().is_multiple_of(d) {
+                    return Err(inconsistent(format!(
+                        "{} target values do not divide into targets of shape {shape:?}",
+                        values.len()
+                    )));
+                }
+                if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+                    return Err(DataError::NonFinite {
+                        name: format!("{} (targets)", self.name),
+                        index,
+                    });
+                }
+            }
         }
         let expected = self.len() * self.sample_len();
         if self.x.len() != expected {
@@ -107,24 +260,16 @@ impl Dataset {
                 index,
             });
         }
-        if let Some((i, &label)) = self
-            .y
-            .iter()
-            .enumerate()
-            .find(|&(_, &l)| l as usize >= self.classes)
-        {
-            return Err(inconsistent(format!(
-                "the label of sample {i} is {label}, not below classes = {}",
-                self.classes
-            )));
-        }
         Ok(())
     }
 
-    /// How many samples each class has; entry `c` counts label `c`.
+    /// How many samples each class has; entry `c` counts label `c` (empty for real targets).
     pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0; self.classes];
-        for &l in &self.y {
+        let Targets::Classes { labels, classes } = &self.targets else {
+            return Vec::new();
+        };
+        let mut counts = vec![0; *classes];
+        for &l in labels {
             if let Some(c) = counts.get_mut(l as usize) {
                 *c += 1;
             }
@@ -138,13 +283,11 @@ impl Dataset {
     /// If an index is `>= len()`, like slice indexing. Indices come from [`crate::split_indices`]
     /// or [`crate::Batches`], which only produce valid ones.
     pub fn subset(&self, indices: &[usize]) -> Dataset {
-        let (x, y) = self.gather(indices);
         Dataset {
             name: self.name.clone(),
-            x,
+            x: self.gather_x(indices),
             sample_shape: self.sample_shape.clone(),
-            y,
-            classes: self.classes,
+            targets: self.targets.gather(indices),
         }
     }
 
@@ -153,22 +296,23 @@ impl Dataset {
     /// # Panics
     /// If an index is `>= len()`, like slice indexing.
     pub fn batch(&self, indices: &[usize]) -> Batch {
-        let (x, y) = self.gather(indices);
         let mut shape = Vec::with_capacity(self.sample_shape.len() + 1);
         shape.push(indices.len());
         shape.extend_from_slice(&self.sample_shape);
-        Batch { x, shape, y }
+        Batch {
+            x: self.gather_x(indices),
+            shape,
+            targets: self.targets.gather(indices),
+        }
     }
 
-    fn gather(&self, indices: &[usize]) -> (Vec<f32>, Vec<u32>) {
+    fn gather_x(&self, indices: &[usize]) -> Vec<f32> {
         let d = self.sample_len();
         let mut x = Vec::with_capacity(indices.len() * d);
-        let mut y = Vec::with_capacity(indices.len());
         for &i in indices {
             x.extend_from_slice(self.sample(i));
-            y.push(self.y[i]);
         }
-        (x, y)
+        x
     }
 }
 
@@ -204,12 +348,18 @@ mod tests {
         let d = tiny();
         let s = d.subset(&[2, 0]);
         assert_eq!(s.x, vec![20.0, 21.0, 0.0, 1.0]);
-        assert_eq!(s.y, vec![1, 0]);
-        assert_eq!(s.classes, 2);
+        assert_eq!(s.labels().unwrap(), &[1, 0]);
+        assert_eq!(s.classes(), Some(2));
         let b = d.batch(&[1, 1, 2]);
         assert_eq!(b.shape, vec![3, 2]);
         assert_eq!(b.x, vec![10.0, 11.0, 10.0, 11.0, 20.0, 21.0]);
-        assert_eq!(b.y, vec![1, 1, 1]);
+        assert_eq!(
+            b.targets,
+            Targets::Classes {
+                labels: vec![1, 1, 1],
+                classes: 2
+            }
+        );
         assert_eq!(d.batch(&[]).shape, vec![0, 2]);
     }
 
@@ -230,7 +380,9 @@ mod tests {
         ));
 
         let mut d = tiny();
-        d.y[2] = 2;
+        if let Targets::Classes { labels, .. } = &mut d.targets {
+            labels[2] = 2;
+        }
         let e = d.validate().unwrap_err();
         assert!(e.to_string().contains("sample 2 is 2"), "{e}");
 
@@ -243,7 +395,47 @@ mod tests {
         assert!(matches!(d.validate(), Err(DataError::Inconsistent { .. })));
 
         let mut d = tiny();
-        d.classes = 0;
+        d.targets = Targets::Classes {
+            labels: vec![0, 1, 1],
+            classes: 0,
+        };
         assert!(matches!(d.validate(), Err(DataError::Inconsistent { .. })));
+    }
+
+    #[test]
+    fn regression_targets_gather_with_their_samples() {
+        // Two samples of shape [1] with targets of shape [2]: (5) -> (1, 2), (6) -> (3, 4).
+        let d = Dataset::regression(
+            "r",
+            vec![5.0, 6.0],
+            vec![1],
+            vec![1.0, 2.0, 3.0, 4.0],
+            vec![2],
+        )
+        .unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.labels(), None);
+        assert_eq!(d.class_counts(), Vec::<usize>::new());
+        let b = d.batch(&[1, 0]);
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.x, vec![6.0, 5.0]);
+        assert_eq!(
+            b.targets,
+            Targets::Values {
+                values: vec![3.0, 4.0, 1.0, 2.0],
+                shape: vec![2]
+            }
+        );
+        // NaN in targets, a ragged target block and a zero-width target are errors.
+        let nan = Dataset::regression("r", vec![5.0], vec![1], vec![f32::NAN], vec![1]);
+        assert!(matches!(nan, Err(DataError::NonFinite { index: 0, .. })));
+        let ragged =
+            Dataset::regression("r", vec![5.0, 6.0], vec![1], vec![1.0, 2.0, 3.0], vec![2]);
+        assert!(matches!(ragged, Err(DataError::Inconsistent { .. })));
+        let zero = Dataset::regression("r", vec![], vec![1], vec![], vec![0]);
+        assert!(matches!(zero, Err(DataError::Inconsistent { .. })));
+        // Fewer targets than samples is a size mismatch.
+        let short = Dataset::regression("r", vec![5.0, 6.0], vec![1], vec![1.0, 2.0], vec![2]);
+        assert!(matches!(short, Err(DataError::Inconsistent { .. })));
     }
 }

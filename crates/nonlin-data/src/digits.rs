@@ -101,7 +101,7 @@ mod tests {
         let d = parse_digits_csv(&text, Path::new("t.csv")).unwrap();
         assert_eq!(d.len(), 2);
         assert_eq!(d.sample_shape, vec![1, 8, 8]);
-        assert_eq!(d.y, vec![3, 0]);
+        assert_eq!(d.labels().unwrap(), &[3, 0]);
         // 8 / 16 = 0.5 and 16 / 16 = 1.
         assert_eq!(d.sample(0)[0], 0.5);
         assert_eq!(d.sample(1)[63], 1.0);
@@ -186,9 +186,9 @@ mod tests {
         let d = load_digits().unwrap();
         assert_eq!(d.len(), 1797);
         assert_eq!(d.sample_shape, vec![1, 8, 8]);
-        assert_eq!(d.classes, 10);
+        assert_eq!(d.classes(), Some(10));
         // The first line is "0,0,5,13,9,1,0,0,..,0" with label 0: pixel 2 is 5 / 16.
-        assert_eq!(d.y[0], 0);
+        assert_eq!(d.labels().unwrap()[0], 0);
         assert_eq!(d.sample(0)[2], 5.0 / 16.0);
         assert_eq!(d.sample(0)[3], 13.0 / 16.0);
         // Per-class counts of the scikit-learn copy (count the 65th column of the CSV).

@@ -30,7 +30,7 @@ mod text;
 pub use batching::{Batches, epoch_batches};
 pub use bigram::{BigramModel, bigram_cross_entropy};
 pub use csv_table::{CsvMatrix, HeaderMode, parse_csv_matrix, read_csv_matrix};
-pub use dataset::{Batch, Dataset};
+pub use dataset::{Batch, Dataset, Targets};
 pub use digits::{load_digits, parse_digits_csv};
 pub use error::DataError;
 pub use fetch::{MNIST_DEFAULT_URL, RemoteFile, fetch_files, mnist_files, sha256_file};

@@ -237,8 +237,8 @@ mod tests {
             let d = load_mnist(dir.path(), MnistPart::Train).unwrap();
             assert_eq!(d.len(), 2);
             assert_eq!(d.sample_shape, vec![1, 2, 3]);
-            assert_eq!(d.classes, 10);
-            assert_eq!(d.y, vec![3, 7]);
+            assert_eq!(d.classes(), Some(10));
+            assert_eq!(d.labels().unwrap(), &[3, 7]);
             // Byte 5 -> 5 / 255; byte 255 -> 1.
             assert_eq!(d.x[0], 0.0);
             assert_eq!(d.x[1], 5.0 / 255.0);

@@ -40,9 +40,9 @@ mod tests {
         let d = modular_addition(5).unwrap();
         assert_eq!(d.len(), 25);
         assert_eq!(d.sample_shape, vec![10]);
-        assert_eq!(d.classes, 5);
+        assert_eq!(d.classes(), Some(5));
         // Sample 3 * 5 + 4 = 19 is (3, 4): label (3 + 4) mod 5 = 2, ones at 3 and 5 + 4 = 9.
-        assert_eq!(d.y[19], 2);
+        assert_eq!(d.labels().unwrap()[19], 2);
         let s = d.sample(19);
         assert_eq!(s.iter().sum::<f32>(), 2.0);
         assert_eq!((s[3], s[9]), (1.0, 1.0));
@@ -61,6 +61,9 @@ mod tests {
             modular_addition(0),
             Err(DataError::Invalid { .. })
         ));
-        assert_eq!(modular_addition(2).unwrap().y, vec![0, 1, 1, 0]);
+        assert_eq!(
+            modular_addition(2).unwrap().labels().unwrap(),
+            &[0, 1, 1, 0]
+        );
     }
 }

@@ -54,7 +54,7 @@ mod tests {
         let d = two_spirals(2, 0.0, 0).unwrap();
         assert_eq!(d.len(), 4);
         assert_eq!(d.sample_shape, vec![2]);
-        assert_eq!(d.y, vec![0, 0, 1, 1]);
+        assert_eq!(d.labels().unwrap(), &[0, 0, 1, 1]);
         let close = |a: f32, b: f32| (a - b).abs() < 1e-6;
         assert!(close(d.sample(0)[0], 0.0) && close(d.sample(0)[1], 1.0 / 7.0));
         assert!(close(d.sample(1)[0], 4.0 / 7.0) && close(d.sample(1)[1], 0.0));

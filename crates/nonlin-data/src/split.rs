@@ -162,7 +162,7 @@ mod tests {
         // Sample i holds the value i with label i % 2, so the pairing survives the split.
         let mut seen: Vec<usize> = Vec::new();
         for part in [&train, &val] {
-            for (v, l) in part.x.iter().zip(&part.y) {
+            for (v, l) in part.x.iter().zip(part.labels().unwrap()) {
                 assert_eq!(*v as u32 % 2, *l);
                 seen.push(*v as usize);
             }

@@ -30,6 +30,8 @@ pub enum LabError {
     Checkpoint { path: PathBuf, reason: String },
     #[error("cannot resume {dir}: {reason}")]
     Resume { dir: PathBuf, reason: String },
+    #[error("{keys}: {reason}")]
+    EmptySplit { keys: String, reason: String },
     #[error("{path} is not a nonlin run folder: {reason}")]
     NotARun { path: PathBuf, reason: String },
     #[error("{0}")]

@@ -7,19 +7,22 @@
 pub mod atomic;
 pub mod checkpoint;
 pub mod compare;
-pub mod data_split;
+pub mod data;
 pub mod error;
+pub mod metric;
 pub mod metrics_log;
 pub mod plot;
 pub mod provenance;
 pub mod report;
 pub mod reproduce;
+pub mod resources;
 pub mod runner;
 pub mod spec;
 pub mod summary;
 pub mod sweep;
 pub mod table;
 pub mod tensorboard;
+pub mod trained;
 
 pub use error::LabError;
 pub use runner::{Progress, RunOptions, Silent, run_experiment};

@@ -14,43 +14,55 @@ use crate::spec::Experiment;
 use crate::summary::Summary;
 use crate::table::Table;
 
-/// The plots written into `plots/`: (file, title, split, metric, y label, log scale).
-const PLOTS: &[(&str, &str, &str, &str, &str, bool)] = &[
-    (
-        "train_loss.svg",
-        "Training loss",
-        "train",
-        "loss",
-        "cross-entropy",
-        true,
-    ),
-    (
-        "test_loss.svg",
-        "Test loss",
-        "test",
-        "loss",
-        "cross-entropy",
-        true,
-    ),
-    (
-        "test_accuracy.svg",
-        "Test accuracy",
-        "test",
-        "accuracy",
-        "accuracy",
-        false,
-    ),
-];
+/// A plot of one logged series: (file, title, split, metric, y label, log scale).
+struct PlotSpec {
+    file: String,
+    title: String,
+    split: &'static str,
+    metric: String,
+    log_y: bool,
+}
+
+/// The plots of an experiment: the training loss, then every metric its task evaluates on the
+/// test split (loss-like ones on a log scale).
+fn plots(experiment: &Experiment) -> Vec<PlotSpec> {
+    let kind = experiment
+        .arms
+        .first()
+        .map(|(_, c)| c.data.task())
+        .unwrap_or(nonlin_learn::TaskKind::Classification);
+    let mut plots = vec![PlotSpec {
+        file: "train_loss.svg".into(),
+        title: "Training loss".into(),
+        split: "train",
+        metric: "loss".into(),
+        log_y: true,
+    }];
+    for metric in kind.eval_metrics() {
+        plots.push(PlotSpec {
+            file: format!("test_{metric}.svg"),
+            title: format!("Test {}", metric.replace('_', " ")),
+            split: "test",
+            metric: metric.to_string(),
+            log_y: !metric.contains("accuracy"),
+        });
+    }
+    plots
+}
 
 /// Draws the curves of every arm and seed from `metrics.jsonl`.
 pub fn write_plots(dir: &Path, experiment: &Experiment) -> Result<(), LabError> {
     let records = read_jsonl(&dir.join("metrics.jsonl"))?;
-    for (file, title, split, metric, y_label, log_y) in PLOTS {
-        let mut chart = LineChart::new(format!("{title} — {}", experiment.name), "step", *y_label);
-        chart.log_y = *log_y;
+    for plot in plots(experiment) {
+        let mut chart = LineChart::new(
+            format!("{} — {}", plot.title, experiment.name),
+            "step",
+            plot.metric.clone(),
+        );
+        chart.log_y = plot.log_y;
         for (arm, _) in &experiment.arms {
             for &seed in &experiment.seeds {
-                let points = series(&records, arm, seed, split, metric);
+                let points = series(&records, arm, seed, plot.split, &plot.metric);
                 if !points.is_empty() {
                     let label = if experiment.seeds.len() > 1 {
                         format!("{arm} (seed {seed})")
@@ -61,7 +73,7 @@ pub fn write_plots(dir: &Path, experiment: &Experiment) -> Result<(), LabError> 
                 }
             }
         }
-        let path = dir.join("plots").join(file);
+        let path = dir.join("plots").join(&plot.file);
         write_atomic(&path, chart.to_svg().as_bytes()).map_err(LabError::io(path))?;
     }
     Ok(())
@@ -153,9 +165,36 @@ pub fn write_report(
         let _ = writeln!(md, "{}", claims.to_markdown());
     }
 
+    if !summary.arm_resources.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Resources (mean ± sample std over seeds; not reproducible bit for bit)\n"
+        );
+        let names: BTreeSet<&String> = summary
+            .arm_resources
+            .values()
+            .flat_map(|m| m.keys())
+            .collect();
+        let mut table = Table::new(
+            std::iter::once("arm".to_string()).chain(names.iter().map(|m| m.to_string())),
+        );
+        for (arm, _) in &experiment.arms {
+            if let Some(stats) = summary.arm_resources.get(arm) {
+                table.push_row(
+                    std::iter::once(arm.clone()).chain(
+                        names
+                            .iter()
+                            .map(|m| stats.get(*m).map(|s| s.display()).unwrap_or_default()),
+                    ),
+                );
+            }
+        }
+        let _ = writeln!(md, "{}", table.to_markdown());
+    }
+
     let _ = writeln!(md, "\n## Curves\n");
-    for (file, title, ..) in PLOTS {
-        let _ = writeln!(md, "![{title}](plots/{file})\n");
+    for plot in plots(experiment) {
+        let _ = writeln!(md, "![{}](plots/{})\n", plot.title, plot.file);
     }
     let path = dir.join("report.md");
     write_atomic(&path, md.as_bytes()).map_err(LabError::io(path))

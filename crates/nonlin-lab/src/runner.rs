@@ -12,20 +12,29 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::tensor::Device;
-use nonlin_data::{Dataset, Rng, epoch_batches};
-use nonlin_learn::{Backprop, Evaluation, LearningRule, Metrics, TensorBatch, evaluate};
-use nonlin_nn::{ConvNetConfig, DeviceSpec, MlpConfig, Model, engine};
+use nonlin_data::{Rng, derive_seed, epoch_batches};
+use nonlin_learn::task::{EvalOptions, Split, Task};
+use nonlin_learn::{LearningRule, Metrics, RuleContext, evaluate};
+use nonlin_nn::weights::{ImportMap, import_safetensors};
+use nonlin_nn::{DeviceSpec, Model, Network, engine};
 
 use crate::atomic::write_atomic;
-use crate::checkpoint::{self, CheckpointMeta};
-use crate::data_split::{Splits, load_splits};
+use crate::checkpoint::{self, Accumulator, CheckpointMeta};
+use crate::data::load_task;
+use crate::metric::Derived;
 use crate::metrics_log::{MetricRecord, MetricsLog};
 use crate::provenance::Provenance;
-use crate::spec::{DataConfig, Experiment, ModelConfig, RuleConfig, RunConfig};
-use crate::summary::{Summary, UnitResult};
+use crate::resources::{PeakSource, ResourceMeter};
+use crate::spec::{DataConfig, Experiment, RunConfig};
+use crate::summary::{Summary, UnitResources, UnitResult};
 use crate::tensorboard::EventWriter;
 use crate::{LabError, report};
+
+/// File name of a unit's task description (inside its checkpoint folder): what `predict` and
+/// `generate` need to use the trained model without the training data.
+pub const TASK_FILE: &str = "task.json";
 
 /// How to run an experiment.
 #[derive(Debug, Clone)]
@@ -49,8 +58,8 @@ pub trait Progress {
     fn unit_start(&mut self, arm: &str, seed: u64, done: u64, total: u64);
     /// A logging window ended at `step` with these averaged training metrics.
     fn train(&mut self, step: u64, metrics: &Metrics);
-    /// An epoch ended with these evaluations (`val`, `test`).
-    fn epoch(&mut self, epoch: usize, evals: &[(&str, Evaluation)]);
+    /// The held-out splits were evaluated at `step` (during `epoch`, 0-based).
+    fn evaluation(&mut self, step: u64, epoch: usize, evals: &[(&str, Metrics)]);
     /// The unit is done with these final metrics.
     fn unit_end(&mut self, arm: &str, seed: u64, metrics: &BTreeMap<String, f64>);
     /// A free-form note (skips, resumes).
@@ -63,9 +72,20 @@ pub struct Silent;
 impl Progress for Silent {
     fn unit_start(&mut self, _: &str, _: u64, _: u64, _: u64) {}
     fn train(&mut self, _: u64, _: &Metrics) {}
-    fn epoch(&mut self, _: usize, _: &[(&str, Evaluation)]) {}
+    fn evaluation(&mut self, _: u64, _: usize, _: &[(&str, Metrics)]) {}
     fn unit_end(&mut self, _: &str, _: u64, _: &BTreeMap<String, f64>) {}
     fn note(&mut self, _: &str) {}
+}
+
+/// The tasks of an experiment, one per distinct data config and split seed.
+type TaskCache = Vec<(DataConfig, u64, Box<dyn Task>)>;
+
+fn task_for<'a>(cache: &'a TaskCache, config: &RunConfig) -> &'a dyn Task {
+    cache
+        .iter()
+        .find(|(d, s, _)| d == &config.data && *s == config.train.split_seed)
+        .map(|(_, _, t)| t.as_ref())
+        .expect("every arm's task was loaded first")
 }
 
 /// Runs every arm and seed of `experiment`, writing the run folder, and returns the summary.
@@ -75,50 +95,58 @@ pub fn run_experiment(
     progress: &mut dyn Progress,
 ) -> Result<Summary, LabError> {
     let out = &options.out_dir;
-    // The device first: a missing GPU must not leave a half-made run folder behind.
+    // Everything that can fail on a bad config comes before the run folder exists: the device,
+    // the data (once per distinct data config), and every arm's model and rule.
     let device = options.device.device()?;
-    // The data too, once per distinct data config: missing files must not leave a run folder.
-    let mut cache: Vec<(DataConfig, u64, Splits)> = Vec::new();
+    let mut cache: TaskCache = Vec::new();
     for (_, config) in &experiment.arms {
         let split_seed = config.train.split_seed;
         if !cache
             .iter()
             .any(|(d, s, _)| d == &config.data && *s == split_seed)
         {
-            let splits = load_splits(&config.data, split_seed, options.data_dir.as_deref())?;
-            cache.push((config.data.clone(), split_seed, splits));
+            let task = load_task(&config.data, split_seed, options.data_dir.as_deref())?;
+            cache.push((config.data.clone(), split_seed, task));
         }
+    }
+    for (arm, config) in &experiment.arms {
+        let task = task_for(&cache, config);
+        let model = build_model(config, task, &device)
+            .map_err(|e| LabError::Other(format!("arm `{arm}`: {e}")))?;
+        build_rule(config, &model, task, &device)
+            .map_err(|e| LabError::Other(format!("arm `{arm}`: {e}")))?;
     }
     prepare_folder(experiment, options)?;
     let mut log = MetricsLog::open(out, options.resume)?;
+    let derived = experiment.derived_metrics();
     let mut units = Vec::new();
-    let mut timing = BTreeMap::new();
+    let mut resources = Vec::new();
 
     for (arm, config) in &experiment.arms {
-        let splits = &cache
-            .iter()
-            .find(|(d, s, _)| d == &config.data && *s == config.train.split_seed)
-            .expect("every arm's data was loaded above")
-            .2;
+        let task = task_for(&cache, config);
         for &seed in &experiment.seeds {
-            let started = Instant::now();
             let unit = Unit {
                 arm,
                 seed,
                 config,
-                splits,
+                task,
                 device: &device,
                 out,
+                derived: &derived,
             };
-            let result = unit.run(&mut log, options.resume, progress)?;
+            let (result, figures) = unit.run(&mut log, options.resume, progress)?;
             progress.unit_end(arm, seed, &result.metrics);
-            timing.insert(format!("{arm}/seed{seed}"), started.elapsed().as_secs_f64());
+            resources.push(UnitResources {
+                arm: arm.clone(),
+                seed,
+                values: figures,
+            });
             units.push(result);
         }
     }
     log.finish()?;
 
-    let summary = Summary::new(experiment, units, timing);
+    let summary = Summary::new(experiment, units, resources);
     summary.write(out)?;
     report::write_plots(out, experiment)?;
     report::write_report(out, experiment, &summary)?;
@@ -181,10 +209,34 @@ struct Unit<'a> {
     arm: &'a str,
     seed: u64,
     config: &'a RunConfig,
-    splits: &'a Splits,
+    task: &'a dyn Task,
     device: &'a Device,
     out: &'a Path,
+    derived: &'a [Derived],
 }
+
+/// Where a unit's training loop stands; all of it is saved in checkpoints.
+#[derive(Debug, Default)]
+struct LoopState {
+    step: u64,
+    /// Epochs completed.
+    epoch: usize,
+    /// Batches of the epoch in progress done.
+    batches_done: u64,
+    /// The shuffle seed of the epoch in progress.
+    epoch_seed: Option<u64>,
+    window: Accumulator,
+    /// The training metrics of the current (or last completed) epoch.
+    epoch_train: Accumulator,
+    last_eval: Option<u64>,
+    elapsed_before_s: f64,
+    train_s: f64,
+    units_trained: u64,
+}
+
+/// Per-step reseeding of the engine's RNG: a rule's noise at step `t` is a function of the run
+/// seed and `t` alone, so a resumed run draws exactly the same noise.
+const STEP_STREAM: u64 = 0x5eed_57e9;
 
 impl Unit<'_> {
     fn name(&self) -> String {
@@ -196,20 +248,24 @@ impl Unit<'_> {
         log: &mut MetricsLog,
         resume: bool,
         progress: &mut dyn Progress,
-    ) -> Result<UnitResult, LabError> {
-        let train = &self.splits.train;
+    ) -> Result<(UnitResult, BTreeMap<String, f64>), LabError> {
+        let task = self.task;
         let t = &self.config.train;
-        let batches_per_epoch = train.len().div_ceil(t.batch_size) as u64;
-        let total_steps = batches_per_epoch * t.epochs as u64;
+        let steps_per_epoch = task.train_len().div_ceil(t.batch_size) as u64;
+        let total_steps = match (t.steps, t.epochs) {
+            (Some(steps), _) => steps,
+            (None, Some(epochs)) => epochs as u64 * steps_per_epoch,
+            (None, None) => unreachable!("the spec requires a budget"),
+        };
         let config_hash = crate::summary::config_hash(self.config);
         let ckpt_dir = self.out.join("checkpoints").join(self.name());
+        let meter = ResourceMeter::start();
 
         engine::seed(self.device, self.seed);
         let mut rng = Rng::seed(self.seed);
-        let mut model = build_model(&self.config.model, train, self.device)?;
-        let mut rule = build_rule(&self.config.rule, self.config)?;
-        let mut step = 0u64;
-        let mut start_epoch = 0usize;
+        let mut model = build_model(self.config, task, self.device)?;
+        let mut rule = build_rule(self.config, &model, task, self.device)?;
+        let mut state = LoopState::default();
 
         if resume && let Some(meta) = checkpoint::read_meta(&ckpt_dir)? {
             if meta.config_hash != config_hash {
@@ -220,137 +276,302 @@ impl Unit<'_> {
             }
             if meta.finished {
                 progress.note(&format!("{}: finished earlier, skipped", self.name()));
-                return Ok(UnitResult {
-                    arm: self.arm.to_string(),
-                    seed: self.seed,
-                    metrics: meta.final_metrics,
-                    diverged_at: meta.diverged_at,
-                });
+                return Ok((
+                    UnitResult {
+                        arm: self.arm.to_string(),
+                        seed: self.seed,
+                        metrics: meta.final_metrics,
+                        diverged_at: meta.diverged_at,
+                    },
+                    meta.resources,
+                ));
             }
             model = checkpoint::load_weights(&ckpt_dir, &meta, model)?;
-            rule.load_state(meta.rule_state_bytes(&ckpt_dir)?)?;
+            rule.load_state(checkpoint::load_rule_state(&ckpt_dir, &meta)?)?;
             rng = Rng::restore(meta.rng)?;
-            step = meta.step;
-            start_epoch = meta.epochs_done;
+            state = LoopState {
+                step: meta.step,
+                epoch: meta.epochs_done,
+                batches_done: meta.batches_done,
+                epoch_seed: meta.epoch_seed,
+                window: meta.window,
+                epoch_train: meta.epoch_train,
+                last_eval: meta.last_eval_step,
+                elapsed_before_s: meta.elapsed_s,
+                train_s: meta.train_s,
+                units_trained: meta.units_trained,
+            };
             progress.note(&format!(
-                "{}: resumed at epoch {start_epoch}, step {step}",
-                self.name()
+                "{}: resumed at epoch {}, step {}",
+                self.name(),
+                state.epoch,
+                state.step
             ));
         }
         // Whatever was logged after the checkpoint is logged again below.
         let (arm, seed) = (self.arm.to_string(), self.seed);
-        log.retain(|r| !(r.arm == arm && r.seed == seed && r.step > step))?;
+        log.retain(|r| !(r.arm == arm && r.seed == seed && r.step > state.step))?;
+        let description = serde_json::to_vec_pretty(&task.describe())
+            .map_err(|e| LabError::Other(e.to_string()))?;
+        std::fs::create_dir_all(&ckpt_dir).map_err(LabError::io(&ckpt_dir))?;
+        write_atomic(&ckpt_dir.join(TASK_FILE), &description)
+            .map_err(LabError::io(ckpt_dir.join(TASK_FILE)))?;
 
         let mut tb = EventWriter::create(&self.out.join("tb").join(self.name()))
             .map_err(LabError::io(self.out))?;
-        progress.unit_start(self.arm, self.seed, step, total_steps);
+        progress.unit_start(self.arm, self.seed, state.step, total_steps);
         let mut diverged_at = None;
+        let mut last_evals: Vec<(&str, Metrics)> = Vec::new();
+        let step_stream = derive_seed(self.seed, STEP_STREAM);
 
-        for epoch in start_epoch..t.epochs {
+        'training: while state.step < total_steps {
+            let epoch_seed = match state.epoch_seed {
+                Some(seed) => seed,
+                None => rng.next_u64(),
+            };
+            state.epoch_seed = Some(epoch_seed);
             let order = epoch_batches(
-                train.len(),
+                task.train_len(),
                 t.batch_size,
-                rng.next_u64(),
-                epoch as u64,
+                epoch_seed,
+                state.epoch as u64,
                 true,
                 false,
             )?;
-            let mut window = Averager::default();
-            let mut whole_epoch = Averager::default();
-            for indices in order {
-                let batch = TensorBatch::from_batch(&train.batch(&indices), self.device)?;
-                let lr = t.schedule.lr(t.lr, step, total_steps);
+            for indices in order.into_iter().skip(state.batches_done as usize) {
+                if state.batches_done == 0 {
+                    state.epoch_train = Accumulator::default();
+                }
+                engine::seed(self.device, derive_seed(step_stream, state.step));
+                let batch = task.train_batch(&indices, self.device)?;
+                let lr = t.schedule.lr(t.lr, state.step, total_steps);
+                let started = Instant::now();
                 let (next, metrics) = rule.step(model, &batch, lr)?;
+                state.train_s += started.elapsed().as_secs_f64();
                 model = next;
-                step += 1;
+                state.step += 1;
+                state.batches_done += 1;
+                state.units_trained += (indices.len() * task.units_per_item()) as u64;
                 if metrics.get("loss").is_some_and(|l| !l.is_finite()) {
-                    diverged_at = Some(step);
+                    diverged_at = Some(state.step);
                 }
-                window.add(&metrics);
-                whole_epoch.add(&metrics);
-                if step.is_multiple_of(t.log_every) || diverged_at.is_some() {
-                    let mut values = window.take();
+                state.window.add(&metrics);
+                state.epoch_train.add(&metrics);
+                if state.step.is_multiple_of(t.log_every) || diverged_at.is_some() {
+                    let mut values = state.window.take();
                     values.insert("lr".into(), lr);
-                    self.record(log, &mut tb, epoch, step, "train", &values)?;
-                    progress.train(step, &values);
+                    self.record(log, &mut tb, state.epoch, state.step, "train", &values)?;
+                    progress.train(state.step, &values);
                 }
-                if diverged_at.is_some() {
-                    break;
+                if diverged_at.is_some() || state.step == total_steps {
+                    break 'training;
+                }
+                if t.eval_every.is_some_and(|n| state.step.is_multiple_of(n)) {
+                    last_evals =
+                        self.evaluate_all(&*rule, &model, log, &mut tb, &mut state, progress)?;
+                }
+                if t.checkpoint_every_steps
+                    .is_some_and(|n| state.step.is_multiple_of(n))
+                {
+                    self.checkpoint(
+                        &ckpt_dir,
+                        &model,
+                        &*rule,
+                        &rng,
+                        &state,
+                        &config_hash,
+                        &meter,
+                        None,
+                    )?;
                 }
             }
-            let epoch_train = whole_epoch.take();
-
-            let mut evals = Vec::new();
-            if let Some(val) = &self.splits.validation {
-                evals.push(("val", self.evaluate(&model, val)?));
+            // The epoch is complete.
+            state.epoch += 1;
+            state.batches_done = 0;
+            state.epoch_seed = None;
+            if t.eval_each_epoch && state.last_eval != Some(state.step) {
+                last_evals =
+                    self.evaluate_all(&*rule, &model, log, &mut tb, &mut state, progress)?;
             }
-            evals.push(("test", self.evaluate(&model, &self.splits.test)?));
-            for (split, e) in &evals {
-                let values = BTreeMap::from([
-                    ("loss".to_string(), e.loss),
-                    ("accuracy".to_string(), e.accuracy),
-                ]);
-                self.record(log, &mut tb, epoch, step, split, &values)?;
-            }
-            progress.epoch(epoch, &evals);
             log.write_csv()?;
             tb.flush().map_err(LabError::io(self.out))?;
-
-            let last = epoch + 1 == t.epochs || diverged_at.is_some();
-            let due = t.checkpoint_every > 0 && (epoch + 1).is_multiple_of(t.checkpoint_every);
-            let mut final_metrics = BTreeMap::new();
-            if last {
-                for (split, e) in &evals {
-                    final_metrics.insert(format!("{split}_loss"), e.loss);
-                    final_metrics.insert(format!("{split}_accuracy"), e.accuracy);
-                }
-                for (k, v) in &epoch_train {
-                    final_metrics.insert(format!("train_{k}"), *v);
-                }
-                final_metrics.insert("steps".into(), step as f64);
-            }
-            if due || last {
-                let meta = CheckpointMeta {
-                    format: 1,
-                    arm: self.arm.to_string(),
-                    seed: self.seed,
-                    epochs_done: epoch + 1,
-                    step,
-                    config_hash: config_hash.clone(),
-                    rng: rng.checkpoint(),
-                    rule: rule.name().to_string(),
-                    rule_state: CheckpointMeta::encode_rule_state(&rule.save_state()?),
-                    weights: String::new(),
-                    weights_sha256: String::new(),
-                    finished: last,
-                    final_metrics: final_metrics.clone(),
-                    diverged_at,
-                    param_ids: Vec::new(),
-                };
-                checkpoint::save(&ckpt_dir, &model, meta)?;
-            }
-            if last {
-                return Ok(UnitResult {
-                    arm: self.arm.to_string(),
-                    seed: self.seed,
-                    metrics: final_metrics,
-                    diverged_at,
-                });
+            if t.checkpoint_every > 0 && state.epoch.is_multiple_of(t.checkpoint_every) {
+                self.checkpoint(
+                    &ckpt_dir,
+                    &model,
+                    &*rule,
+                    &rng,
+                    &state,
+                    &config_hash,
+                    &meter,
+                    None,
+                )?;
             }
         }
-        unreachable!("the last epoch returns")
+        // The budget is spent (or the loss diverged), possibly mid-epoch.
+        if state.batches_done == steps_per_epoch {
+            state.epoch += 1;
+            state.batches_done = 0;
+            state.epoch_seed = None;
+        }
+        if state.last_eval != Some(state.step) || last_evals.is_empty() {
+            last_evals = self.evaluate_all(&*rule, &model, log, &mut tb, &mut state, progress)?;
+        }
+        log.write_csv()?;
+        tb.flush().map_err(LabError::io(self.out))?;
+
+        let mut final_metrics = BTreeMap::new();
+        for (split, metrics) in &last_evals {
+            for (k, v) in metrics {
+                final_metrics.insert(format!("{split}_{k}"), *v);
+            }
+        }
+        for (k, v) in state.epoch_train.clone().take() {
+            final_metrics.insert(format!("train_{k}"), v);
+        }
+        final_metrics.insert("steps".into(), state.step as f64);
+        for d in self.derived {
+            final_metrics.insert(d.to_string(), d.compute(log.records(), self.arm, self.seed));
+        }
+        let figures = self.resources(&model, &state, &meter);
+        let finished = Finished {
+            metrics: final_metrics.clone(),
+            resources: figures.clone(),
+            diverged_at,
+        };
+        self.checkpoint(
+            &ckpt_dir,
+            &model,
+            &*rule,
+            &rng,
+            &state,
+            &config_hash,
+            &meter,
+            Some(finished),
+        )?;
+        Ok((
+            UnitResult {
+                arm: self.arm.to_string(),
+                seed: self.seed,
+                metrics: final_metrics,
+                diverged_at,
+            },
+            figures,
+        ))
     }
 
-    fn evaluate(&self, model: &Model, data: &Dataset) -> Result<Evaluation, LabError> {
-        let size = self.config.train.eval_batch_size;
-        let batches: Vec<TensorBatch> = (0..data.len())
-            .step_by(size)
-            .map(|start| {
-                let idx: Vec<usize> = (start..(start + size).min(data.len())).collect();
-                TensorBatch::from_batch(&data.batch(&idx), self.device)
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(evaluate(model, batches))
+    /// Evaluates every held-out split, records and reports the metrics.
+    fn evaluate_all(
+        &self,
+        rule: &dyn LearningRule<Model>,
+        model: &Model,
+        log: &mut MetricsLog,
+        tb: &mut EventWriter,
+        state: &mut LoopState,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<(&'static str, Metrics)>, LabError> {
+        let options = EvalOptions {
+            device: self.device,
+            batch_size: self.config.train.eval_batch_size,
+            every_position: model.predicts_every_position(),
+        };
+        let mut evals = Vec::new();
+        let splits = if self.task.has_validation() {
+            vec![Split::Validation, Split::Test]
+        } else {
+            vec![Split::Test]
+        };
+        // An evaluation belongs to the epoch it happens in (the last completed one at a boundary).
+        let epoch = if state.batches_done == 0 {
+            state.epoch.saturating_sub(1)
+        } else {
+            state.epoch
+        };
+        for split in splits {
+            let metrics = evaluate(self.task, rule, model, split, &options)?;
+            self.record(log, tb, epoch, state.step, split.name(), &metrics)?;
+            evals.push((split.name(), metrics));
+        }
+        progress.evaluation(state.step, epoch, &evals);
+        state.last_eval = Some(state.step);
+        Ok(evals)
+    }
+
+    /// The unit's resource figures so far.
+    fn resources(
+        &self,
+        model: &Model,
+        state: &LoopState,
+        meter: &ResourceMeter,
+    ) -> BTreeMap<String, f64> {
+        let (peak, source) = meter.peak_rss_mb();
+        let unit = self.task.kind().unit();
+        let mut figures = BTreeMap::from([
+            ("params".to_string(), model.num_params() as f64),
+            (
+                "wall_s".to_string(),
+                state.elapsed_before_s + meter.elapsed_s(),
+            ),
+            ("train_s".to_string(), state.train_s),
+            ("steps_per_s".to_string(), state.step as f64 / state.train_s),
+            (
+                format!("{unit}_per_s"),
+                state.units_trained as f64 / state.train_s,
+            ),
+            ("peak_rss_mb".to_string(), peak),
+        ]);
+        if source == PeakSource::Process {
+            figures.insert("peak_rss_is_process_peak".into(), 1.0);
+        }
+        figures
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn checkpoint(
+        &self,
+        dir: &Path,
+        model: &Model,
+        rule: &dyn LearningRule<Model>,
+        rng: &Rng,
+        state: &LoopState,
+        config_hash: &str,
+        meter: &ResourceMeter,
+        finished: Option<Finished>,
+    ) -> Result<(), LabError> {
+        let done = finished.is_some();
+        let finished = finished.unwrap_or_default();
+        let meta = CheckpointMeta {
+            format: checkpoint::FORMAT,
+            arm: self.arm.to_string(),
+            seed: self.seed,
+            epochs_done: state.epoch,
+            batches_done: state.batches_done,
+            epoch_seed: if state.batches_done > 0 {
+                state.epoch_seed
+            } else {
+                None
+            },
+            step: state.step,
+            config_hash: config_hash.to_string(),
+            rng: rng.checkpoint(),
+            rule: rule.name().to_string(),
+            rule_state: String::new(),
+            rule_modules: Vec::new(),
+            window: state.window.clone(),
+            epoch_train: state.epoch_train.clone(),
+            last_eval_step: state.last_eval,
+            weights: String::new(),
+            weights_sha256: String::new(),
+            finished: done,
+            final_metrics: finished.metrics,
+            resources: finished.resources,
+            diverged_at: finished.diverged_at,
+            param_ids: Vec::new(),
+            elapsed_s: state.elapsed_before_s + meter.elapsed_s(),
+            train_s: state.train_s,
+            units_trained: state.units_trained,
+        };
+        checkpoint::save(dir, model, &rule.save_state()?, meta)
     }
 
     fn record(
@@ -378,72 +599,53 @@ impl Unit<'_> {
     }
 }
 
-/// Running means of step metrics.
-#[derive(Default)]
-struct Averager {
-    sums: BTreeMap<String, f64>,
-    count: f64,
+/// What a finished unit's last checkpoint records.
+#[derive(Debug, Default)]
+struct Finished {
+    metrics: BTreeMap<String, f64>,
+    resources: BTreeMap<String, f64>,
+    diverged_at: Option<u64>,
 }
 
-impl Averager {
-    fn add(&mut self, metrics: &Metrics) {
-        for (k, v) in metrics {
-            *self.sums.entry(k.clone()).or_default() += v;
-        }
-        self.count += 1.0;
-    }
-
-    fn take(&mut self) -> BTreeMap<String, f64> {
-        let n = self.count.max(1.0);
-        let out = self.sums.iter().map(|(k, v)| (k.clone(), v / n)).collect();
-        *self = Averager::default();
-        out
-    }
-}
-
-/// Builds the model a config names, sized to the data.
+/// Builds the model an arm names for its task, initialised from `init_from` when given.
 pub fn build_model(
-    config: &ModelConfig,
-    data: &Dataset,
+    config: &RunConfig,
+    task: &dyn Task,
     device: &Device,
 ) -> Result<Model, LabError> {
-    Ok(match config {
-        ModelConfig::Mlp {
-            hidden,
-            activation,
-            bias,
-        } => Model::Mlp(
-            MlpConfig::new(data.sample_len(), hidden.clone(), data.classes)
-                .with_activation(activation.clone())
-                .with_bias(*bias)
-                .init(device)?,
-        ),
-        ModelConfig::ConvNet {
-            channels,
-            activation,
-        } => {
-            let shape: [usize; 3] = data.sample_shape.as_slice().try_into().map_err(|_| {
-                LabError::Nn(nonlin_nn::NnError::BadConfig(format!(
-                    "conv_net needs image data shaped [channels, height, width]; {} samples are shaped {:?}",
-                    data.name, data.sample_shape
-                )))
-            })?;
-            Model::ConvNet(
-                ConvNetConfig::new(shape, data.classes)
-                    .with_channels(channels.clone())
-                    .with_activation(activation.clone())
-                    .init(device)?,
-            )
+    let model = config.model.build(task.io(), device)?;
+    match &config.init_from {
+        None => Ok(model),
+        Some(init) => {
+            let map = ImportMap {
+                rename: init
+                    .rename
+                    .iter()
+                    .map(|[a, b]| (a.clone(), b.clone()))
+                    .collect(),
+                pytorch: init.pytorch,
+                allow_partial: init.allow_partial,
+            };
+            Ok(import_safetensors(model, Path::new(&init.path), &map)?)
         }
-    })
+    }
 }
 
-/// Builds the learning rule a config names.
+/// Builds the learning rule an arm names for its model and task.
 pub fn build_rule(
-    rule: &RuleConfig,
     config: &RunConfig,
+    model: &Model,
+    task: &dyn Task,
+    device: &Device,
 ) -> Result<Box<dyn LearningRule<Model>>, LabError> {
-    Ok(match rule {
-        RuleConfig::Backprop => Box::new(Backprop::new(&config.optimizer)?),
-    })
+    let setup = config.optimizer_setup();
+    let context = RuleContext {
+        model,
+        io: task.io(),
+        task: task.kind(),
+        optimizer: &setup,
+        device,
+        steps_per_epoch: task.train_len().div_ceil(config.train.batch_size) as u64,
+    };
+    Ok(config.rule.build(&context)?)
 }

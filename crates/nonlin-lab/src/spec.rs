@@ -10,14 +10,20 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use nonlin_learn::{OptimizerConfig, ScheduleConfig};
+use nonlin_learn::{
+    OptimizerConfig, OptimizerSetup, ParamGroupConfig, RuleConfig, ScheduleConfig, TaskKind,
+};
+use nonlin_nn::ModelConfig;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use crate::LabError;
+use crate::metric::{Derived, MetricName};
 
-/// The data set of a run and how it is split.
+/// The data set of a run and how it is split. The data set fixes the task: labelled images and
+/// points are classification, `smooth_regression` regression, `text` language modelling, and
+/// `files` whichever its `task` says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "dataset", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DataConfig {
@@ -56,6 +62,116 @@ pub enum DataConfig {
         #[serde(default)]
         validation: f64,
     },
+    /// Regression of a smooth, non-separable function of `dims` inputs (a sum of `terms` products
+    /// of sines) at `n` points uniform in [-1, 1]^dims, with Gaussian target noise of std `noise`;
+    /// the function and the points are drawn from `seed`, the split from `train.split_seed`.
+    SmoothRegression {
+        #[serde(default = "smooth_points")]
+        n: usize,
+        #[serde(default = "smooth_dims")]
+        dims: usize,
+        #[serde(default = "smooth_terms")]
+        terms: usize,
+        #[serde(default)]
+        noise: f64,
+        #[serde(default)]
+        seed: u64,
+        #[serde(default = "quarter")]
+        test_fraction: f64,
+        #[serde(default)]
+        validation: f64,
+    },
+    /// Next-token prediction on a text: a named data set (`corpus = "shakespeare"`) or any UTF-8
+    /// file (`path`), tokenised by characters or bytes; the last `test_fraction` of the tokens is
+    /// the test split and the `validation` fraction before it the validation split.
+    Text {
+        #[serde(default)]
+        corpus: Option<String>,
+        #[serde(default)]
+        path: Option<String>,
+        #[serde(default)]
+        vocab: VocabKind,
+        /// Tokens of context the model reads.
+        context: usize,
+        #[serde(default = "tenth")]
+        test_fraction: f64,
+        #[serde(default)]
+        validation: f64,
+        /// Positions scored per evaluation, from the start of each held-out split (all when absent).
+        #[serde(default)]
+        eval_tokens: Option<usize>,
+        /// Use only the first N characters of the text.
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+    /// A user's own data: inputs and targets from `.npy` or CSV files (one sample per row; a CSV
+    /// header is detected). `task = "classification"` reads integer labels from the targets,
+    /// `"regression"` real values; `input_shape` reshapes each input row (for conv nets).
+    Files {
+        inputs: String,
+        targets: String,
+        task: FilesTask,
+        #[serde(default)]
+        input_shape: Option<Vec<usize>>,
+        #[serde(default = "quarter")]
+        test_fraction: f64,
+        #[serde(default)]
+        validation: f64,
+    },
+}
+
+/// How a text is tokenised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VocabKind {
+    /// The sorted distinct characters of the whole text.
+    #[default]
+    Char,
+    /// The 256 byte values of its UTF-8 encoding.
+    Byte,
+}
+
+/// The task of a `files` data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilesTask {
+    Classification,
+    Regression,
+}
+
+impl DataConfig {
+    /// The task this data set poses.
+    pub fn task(&self) -> TaskKind {
+        match self {
+            DataConfig::Mnist { .. }
+            | DataConfig::Digits { .. }
+            | DataConfig::TwoSpirals { .. }
+            | DataConfig::ModularAddition { .. }
+            | DataConfig::Files {
+                task: FilesTask::Classification,
+                ..
+            } => TaskKind::Classification,
+            DataConfig::SmoothRegression { .. }
+            | DataConfig::Files {
+                task: FilesTask::Regression,
+                ..
+            } => TaskKind::Regression,
+            DataConfig::Text { .. } => TaskKind::LanguageModel,
+        }
+    }
+
+    /// Whether a validation split is asked for.
+    pub fn has_validation(&self) -> bool {
+        match *self {
+            DataConfig::Mnist { validation, .. }
+            | DataConfig::Digits { validation, .. }
+            | DataConfig::TwoSpirals { validation, .. }
+            | DataConfig::ModularAddition { validation, .. }
+            | DataConfig::SmoothRegression { validation, .. }
+            | DataConfig::Text { validation, .. }
+            | DataConfig::Files { validation, .. } => validation > 0.0,
+        }
+    }
 }
 
 fn quarter() -> f64 {
@@ -64,51 +180,23 @@ fn quarter() -> f64 {
 fn half() -> f64 {
     0.5
 }
+fn tenth() -> f64 {
+    0.1
+}
 fn spiral_points() -> usize {
     500
 }
 fn spiral_noise() -> f64 {
     0.1
 }
-
-/// The model of a run; input size and classes come from the data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ModelConfig {
-    /// A multilayer perceptron.
-    Mlp {
-        hidden: Vec<usize>,
-        #[serde(default = "relu")]
-        activation: String,
-        #[serde(default = "yes")]
-        bias: bool,
-    },
-    /// A small convolutional network (conv3x3, activation, maxpool per stage).
-    ConvNet {
-        #[serde(default = "conv_channels")]
-        channels: Vec<usize>,
-        #[serde(default = "relu")]
-        activation: String,
-    },
+fn smooth_points() -> usize {
+    4000
 }
-
-fn relu() -> String {
-    "relu".into()
+fn smooth_dims() -> usize {
+    4
 }
-fn yes() -> bool {
-    true
-}
-fn conv_channels() -> Vec<usize> {
-    vec![16, 32]
-}
-
-/// The learning rule of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum RuleConfig {
-    /// End-to-end backpropagation of the cross-entropy.
-    #[default]
-    Backprop,
+fn smooth_terms() -> usize {
+    6
 }
 
 /// The training budget and loop settings.
@@ -117,8 +205,12 @@ pub enum RuleConfig {
 pub struct TrainConfig {
     /// Base learning rate.
     pub lr: f64,
-    /// Passes over the training split.
-    pub epochs: usize,
+    /// Passes over the training split (give this or `steps`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// Optimizer steps (give this or `epochs`); training may stop part-way through an epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
     #[serde(default = "batch_size")]
     pub batch_size: usize,
     #[serde(default)]
@@ -129,12 +221,27 @@ pub struct TrainConfig {
     /// Training metrics are averaged and logged every this many steps.
     #[serde(default = "log_every")]
     pub log_every: u64,
+    /// Evaluate the held-out splits every this many steps (besides after every epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_every: Option<u64>,
+    /// Evaluate after every epoch.
+    #[serde(default = "yes")]
+    pub eval_each_epoch: bool,
     /// A checkpoint is written every this many epochs (0: only at the end).
     #[serde(default = "one")]
     pub checkpoint_every: usize,
+    /// A checkpoint is also written every this many steps, mid-epoch if need be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every_steps: Option<u64>,
     /// Seed of the data split (the run seed drives initialisation and shuffling).
     #[serde(default)]
     pub split_seed: u64,
+    /// Clip the global gradient norm to this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
+    /// Parameter groups with their own learning-rate scale and weight decay.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub param_groups: Vec<ParamGroupConfig>,
 }
 
 fn batch_size() -> usize {
@@ -149,6 +256,26 @@ fn log_every() -> u64 {
 fn one() -> usize {
     1
 }
+fn yes() -> bool {
+    true
+}
+
+/// Initial weights from a safetensors file written elsewhere, with a name map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitFrom {
+    /// The safetensors file.
+    pub path: String,
+    /// `[pattern, replacement]` regular-expression pairs applied in order to the file's names.
+    #[serde(default)]
+    pub rename: Vec<[String; 2]>,
+    /// The file comes from PyTorch (linear weights `[out, in]`, names without enum variants).
+    #[serde(default)]
+    pub pytorch: bool,
+    /// Accept a file that lacks some parameters.
+    #[serde(default)]
+    pub allow_partial: bool,
+}
 
 /// One arm, fully resolved: everything a single training run needs besides its seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,6 +288,19 @@ pub struct RunConfig {
     #[serde(default)]
     pub optimizer: OptimizerConfig,
     pub train: TrainConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<InitFrom>,
+}
+
+impl RunConfig {
+    /// The optimisation settings rules build their optimizers from.
+    pub fn optimizer_setup(&self) -> OptimizerSetup {
+        OptimizerSetup {
+            optimizer: self.optimizer.clone(),
+            groups: self.train.param_groups.clone(),
+            clip_grad_norm: self.train.clip_grad_norm,
+        }
+    }
 }
 
 /// A comparison in a claim.
@@ -177,6 +317,20 @@ pub enum Op {
     /// Equal within the tolerance.
     #[serde(rename = "~=")]
     About,
+}
+
+impl Op {
+    /// Whether `difference = measured - reference` satisfies the comparison with `tolerance` of
+    /// slack in the claim's favour. A NaN difference never does.
+    pub fn holds(self, difference: f64, tolerance: f64) -> bool {
+        match self {
+            Op::AtLeast => difference >= -tolerance,
+            Op::Above => difference > -tolerance,
+            Op::AtMost => difference <= tolerance,
+            Op::Below => difference < tolerance,
+            Op::About => difference.abs() <= tolerance,
+        }
+    }
 }
 
 impl fmt::Display for Op {
@@ -206,9 +360,17 @@ pub struct ClaimSpec {
     /// Compare against this number ...
     #[serde(default)]
     pub value: Option<f64>,
-    /// ... or against the same metric of this arm.
+    /// ... or against the same metric of this arm ...
     #[serde(default)]
     pub than_arm: Option<String>,
+    /// ... or against this metric (of `than_arm` when given, else of `arm`), e.g. a baseline
+    /// the task computes (`test_bigram_loss`).
+    #[serde(default)]
+    pub than_metric: Option<String>,
+    /// Added to the reference: `test_loss <= test_bigram_loss + offset` with `offset = -0.6`
+    /// says "beats the bigram by at least 0.6".
+    #[serde(default)]
+    pub offset: f64,
     /// Slack in the claim's favour (for `~=`, the allowed distance).
     #[serde(default)]
     pub tolerance: f64,
@@ -248,6 +410,8 @@ struct ExperimentFile {
     optimizer: Option<Table>,
     train: Table,
     #[serde(default)]
+    init_from: Option<Table>,
+    #[serde(default)]
     arm: Vec<ArmSpec>,
     #[serde(default)]
     claim: Vec<ClaimSpec>,
@@ -260,18 +424,8 @@ fn default_seeds() -> Vec<u64> {
     vec![0]
 }
 
-/// The final metrics a run produces for each arm and seed: test (and, with a validation split,
-/// validation) loss and accuracy after the last epoch, the last epoch's mean training loss and
-/// accuracy, and the number of optimizer steps.
-pub const FINAL_METRICS: &[&str] = &[
-    "test_accuracy",
-    "test_loss",
-    "val_accuracy",
-    "val_loss",
-    "train_accuracy",
-    "train_loss",
-    "steps",
-];
+/// The tables of a run config; overrides of their keys apply to every arm.
+const RUN_KEYS: &[&str] = &["data", "model", "rule", "optimizer", "train", "init_from"];
 
 /// A loaded experiment: its arms resolved, its claims checked for consistency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -357,7 +511,10 @@ impl Experiment {
         Self::from_text(&text, &path.display().to_string(), overrides)
     }
 
-    /// Parses a spec from text; `source` names it in errors.
+    /// Parses a spec from text; `source` names it in errors. Overrides of the run config
+    /// (`data.*`, `model.*`, `rule.*`, `optimizer.*`, `train.*`, `init_from.*`) apply to every arm
+    /// after the arm's own `set`, so they always win; other overrides (`seeds`, `name`) apply to
+    /// the file.
     pub fn from_text(text: &str, source: &str, overrides: &[Override]) -> Result<Self, LabError> {
         let spec_err = |key: String, reason: String| LabError::Spec {
             file: source.to_string(),
@@ -366,7 +523,10 @@ impl Experiment {
         };
         let mut root: Table = toml::from_str(text)
             .map_err(|e| spec_err("(syntax)".into(), e.to_string().trim().to_string()))?;
-        for o in overrides {
+        let (run_overrides, file_overrides): (Vec<&Override>, Vec<&Override>) = overrides
+            .iter()
+            .partition(|o| RUN_KEYS.contains(&o.path.split('.').next().unwrap_or_default()));
+        for o in file_overrides {
             o.apply(&mut root)
                 .map_err(|reason| spec_err(o.path.clone(), format!("cannot override: {reason}")))?;
         }
@@ -379,8 +539,8 @@ impl Experiment {
         }
 
         let mut base = Table::new();
-        for key in ["data", "model", "rule", "optimizer", "train"] {
-            if let Some(v) = root.get(key) {
+        for key in RUN_KEYS {
+            if let Some(v) = root.get(*key) {
                 base.insert(key.to_string(), v.clone());
             }
         }
@@ -405,6 +565,11 @@ impl Experiment {
                 set_path(&mut table, path, value.clone())
                     .map_err(|reason| spec_err(format!("arm `{}` set.{path}", arm.name), reason))?;
             }
+            for o in &run_overrides {
+                o.apply(&mut table).map_err(|reason| {
+                    spec_err(o.path.clone(), format!("cannot override: {reason}"))
+                })?;
+            }
             let config: RunConfig = typed(
                 Value::Table(table),
                 source,
@@ -414,17 +579,21 @@ impl Experiment {
                 .map_err(|(key, reason)| spec_err(format!("arm `{}`: {key}", arm.name), reason))?;
             arms.push((arm.name.clone(), config));
         }
+        let task_of = |arm: &str| {
+            arms.iter()
+                .find(|(name, _)| name == arm)
+                .map(|(_, c)| c.data.task())
+        };
 
+        let mut metrics = Vec::new();
         for metric in &file.metrics {
-            if !FINAL_METRICS.contains(&metric.as_str()) {
-                return Err(spec_err(
-                    "metrics".into(),
-                    format!(
-                        "unknown metric `{metric}`; known: {}",
-                        FINAL_METRICS.join(", ")
-                    ),
-                ));
+            let mut key = None;
+            for (_, config) in &arms {
+                let name = MetricName::parse(metric, config.data.task())
+                    .map_err(|e| spec_err("metrics".into(), e.0))?;
+                key = Some(name.key());
             }
+            metrics.extend(key);
         }
         let mut claims = file.claim.clone();
         for (i, claim) in claims.iter_mut().enumerate() {
@@ -438,32 +607,37 @@ impl Experiment {
                 }
                 claim.arm = Some(arms[0].0.clone());
             }
-            match (&claim.value, &claim.than_arm) {
-                (Some(_), None) | (None, Some(_)) => {}
-                _ => {
-                    return Err(spec_err(
-                        key,
-                        "give exactly one of `value` and `than_arm`".into(),
-                    ));
-                }
+            let against_other = claim.than_arm.is_some() || claim.than_metric.is_some();
+            if claim.value.is_some() == against_other {
+                return Err(spec_err(
+                    key,
+                    "give either `value`, or `than_arm` and/or `than_metric`".into(),
+                ));
             }
             for arm in claim.arm.iter().chain(&claim.than_arm) {
                 if !arms.iter().any(|(name, _)| name == arm) {
                     return Err(spec_err(key.clone(), format!("no arm named `{arm}`")));
                 }
             }
-            if !FINAL_METRICS.contains(&claim.metric.as_str()) {
-                return Err(spec_err(
-                    key,
-                    format!(
-                        "unknown metric `{}`; known: {}",
-                        claim.metric,
-                        FINAL_METRICS.join(", ")
-                    ),
-                ));
+            let arm = claim.arm.clone().expect("set above");
+            let kind = task_of(&arm).expect("the arm exists");
+            claim.metric = MetricName::parse(&claim.metric, kind)
+                .map_err(|e| spec_err(key.clone(), e.0))?
+                .key();
+            if let Some(than) = &claim.than_metric {
+                let other = claim.than_arm.as_deref().unwrap_or(&arm);
+                let kind = task_of(other).expect("the arm exists");
+                claim.than_metric = Some(
+                    MetricName::parse(than, kind)
+                        .map_err(|e| spec_err(key.clone(), e.0))?
+                        .key(),
+                );
             }
-            if claim.tolerance < 0.0 {
-                return Err(spec_err(key, "tolerance must be >= 0".into()));
+            if !(claim.tolerance.is_finite() && claim.tolerance >= 0.0) {
+                return Err(spec_err(key, "tolerance must be a number >= 0".into()));
+            }
+            if !claim.offset.is_finite() || claim.value.is_some_and(|v| !v.is_finite()) {
+                return Err(spec_err(key, "value and offset must be finite".into()));
             }
         }
 
@@ -471,7 +645,7 @@ impl Experiment {
             name: file.name,
             description: file.description,
             seeds: file.seeds,
-            metrics: file.metrics,
+            metrics,
             arms,
             claims,
             source: source.to_string(),
@@ -480,6 +654,26 @@ impl Experiment {
                 .map(|o| format!("{}={}", o.path, o.value))
                 .collect(),
         })
+    }
+
+    /// The derived metrics (`min(val_loss)`, ...) the experiment's claims and report ask for.
+    pub fn derived_metrics(&self) -> Vec<Derived> {
+        let mut out: Vec<Derived> = Vec::new();
+        let names = self
+            .metrics
+            .iter()
+            .chain(self.claims.iter().map(|c| &c.metric))
+            .chain(self.claims.iter().filter_map(|c| c.than_metric.as_ref()));
+        for name in names {
+            for (_, config) in &self.arms {
+                if let Ok(MetricName::Derived(d)) = MetricName::parse(name, config.data.task())
+                    && !out.contains(&d)
+                {
+                    out.push(d);
+                }
+            }
+        }
+        out
     }
 
     /// The resolved experiment a run folder was started with (its `config.json`).
@@ -547,8 +741,16 @@ fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
             format!("must be a positive number, got {}", t.lr),
         ));
     }
-    if t.epochs == 0 {
-        return Err(("train.epochs".into(), "must be at least 1".into()));
+    match (t.epochs, t.steps) {
+        (Some(0), _) => return Err(("train.epochs".into(), "must be at least 1".into())),
+        (_, Some(0)) => return Err(("train.steps".into(), "must be at least 1".into())),
+        (Some(_), None) | (None, Some(_)) => {}
+        _ => {
+            return Err((
+                "train.epochs".into(),
+                "give exactly one of `train.epochs` and `train.steps`".into(),
+            ));
+        }
     }
     if t.batch_size == 0 || t.eval_batch_size == 0 {
         return Err((
@@ -556,22 +758,48 @@ fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
             "batch sizes must be at least 1".into(),
         ));
     }
-    if t.log_every == 0 {
-        return Err(("train.log_every".into(), "must be at least 1".into()));
+    for (key, value) in [
+        ("train.log_every", Some(t.log_every)),
+        ("train.eval_every", t.eval_every),
+        ("train.checkpoint_every_steps", t.checkpoint_every_steps),
+    ] {
+        if value == Some(0) {
+            return Err((key.into(), "must be at least 1".into()));
+        }
     }
     t.schedule
         .validate()
         .map_err(|e| ("train.schedule".to_string(), e.to_string()))?;
+    config.optimizer_setup().validate().map_err(|e| {
+        (
+            "optimizer / train.param_groups / train.clip_grad_norm".to_string(),
+            e.to_string(),
+        )
+    })?;
     config
-        .optimizer
+        .rule
         .validate()
-        .map_err(|e| ("optimizer".to_string(), e.to_string()))?;
+        .map_err(|e| ("rule".to_string(), e.to_string()))?;
+    config
+        .model
+        .validate()
+        .map_err(|e| ("model".to_string(), e.to_string()))?;
     let fraction = |key: &str, f: f64, max: f64| {
         if (0.0..max).contains(&f) {
             Ok(())
         } else {
             Err((key.to_string(), format!("must be in [0, {max}), got {f}")))
         }
+    };
+    let test_and_validation = |test_fraction: f64, validation: f64| {
+        fraction("data.test_fraction", test_fraction, 1.0)?;
+        if test_fraction == 0.0 {
+            return Err((
+                "data.test_fraction".to_string(),
+                "must be above 0: the test split would be empty".to_string(),
+            ));
+        }
+        fraction("data.validation", validation, 1.0 - test_fraction)
     };
     match &config.data {
         DataConfig::Mnist { validation, .. } => fraction("data.validation", *validation, 1.0)?,
@@ -583,9 +811,38 @@ fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
             test_fraction,
             validation,
             ..
+        }
+        | DataConfig::Files {
+            test_fraction,
+            validation,
+            ..
+        }
+        | DataConfig::Text {
+            test_fraction,
+            validation,
+            ..
+        } => test_and_validation(*test_fraction, *validation)?,
+        DataConfig::SmoothRegression {
+            n,
+            dims,
+            terms,
+            noise,
+            test_fraction,
+            validation,
+            ..
         } => {
-            fraction("data.test_fraction", *test_fraction, 1.0)?;
-            fraction("data.validation", *validation, 1.0 - test_fraction)?;
+            test_and_validation(*test_fraction, *validation)?;
+            if *n == 0 || *dims < 2 || *terms == 0 {
+                return Err((
+                    "data".into(),
+                    format!(
+                        "smooth_regression needs n >= 1, dims >= 2, terms >= 1; got n {n}, dims {dims}, terms {terms}"
+                    ),
+                ));
+            }
+            if !(noise.is_finite() && *noise >= 0.0) {
+                return Err(("data.noise".into(), format!("must be >= 0, got {noise}")));
+            }
         }
         DataConfig::ModularAddition {
             p,
@@ -604,12 +861,43 @@ fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
             fraction("data.validation", *validation, *train_fraction)?;
         }
     }
-    match &config.model {
-        ModelConfig::Mlp { activation, .. } | ModelConfig::ConvNet { activation, .. } => activation
-            .parse::<nonlin_nn::ActivationSpec>()
-            .map(|_| ())
-            .map_err(|e| ("model.activation".to_string(), e.to_string())),
+    if let DataConfig::Text {
+        corpus,
+        path,
+        context,
+        eval_tokens,
+        limit,
+        ..
+    } = &config.data
+    {
+        if corpus.is_some() == path.is_some() {
+            return Err((
+                "data.corpus".into(),
+                "give exactly one of `corpus` (a named data set) and `path` (a file)".into(),
+            ));
+        }
+        for (key, value) in [
+            ("data.context", Some(*context)),
+            ("data.eval_tokens", *eval_tokens),
+            ("data.limit", *limit),
+        ] {
+            if value == Some(0) {
+                return Err((key.into(), "must be at least 1".into()));
+            }
+        }
     }
+    if let DataConfig::Files {
+        input_shape: Some(shape),
+        ..
+    } = &config.data
+        && (shape.is_empty() || shape.contains(&0))
+    {
+        return Err((
+            "data.input_shape".into(),
+            format!("must be non-empty with positive axes, got {shape:?}"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -659,7 +947,7 @@ value = 0.9
         assert_eq!(e.arms.len(), 2);
         let (name, tanh) = &e.arms[1];
         assert_eq!(name, "tanh");
-        assert!(matches!(&tanh.model, ModelConfig::Mlp { activation, .. } if activation == "tanh"));
+        assert!(matches!(&tanh.model, ModelConfig::Mlp(m) if m.activation == "tanh"));
         assert_eq!(tanh.train.lr, 0.02);
         assert_eq!(e.arms[0].1.train.lr, 0.01);
         assert_eq!(tanh.train.batch_size, 128);
@@ -674,8 +962,8 @@ value = 0.9
         ];
         let e = Experiment::from_text(SPEC, "spec.toml", &o).unwrap();
         for (_, arm) in &e.arms {
-            assert_eq!(arm.train.epochs, 7);
-            assert!(matches!(&arm.model, ModelConfig::Mlp { hidden, .. } if hidden == &vec![8, 8]));
+            assert_eq!(arm.train.epochs, Some(7));
+            assert!(matches!(&arm.model, ModelConfig::Mlp(m) if m.hidden == vec![8, 8]));
         }
         let q = Experiment::quick_overrides(SPEC, "spec.toml").unwrap();
         assert_eq!(
@@ -685,6 +973,137 @@ value = 0.9
                 value: Value::Integer(1)
             }]
         );
+    }
+
+    /// Bug: command-line and `[quick]` overrides were applied before each arm's own `set`, so an
+    /// arm's setting silently won (`model.activation=silu` ran silu only in the arm without its
+    /// own activation). Overrides must reach every arm, after its `set`.
+    #[test]
+    fn overrides_win_over_each_arms_own_settings() {
+        let o = vec![
+            Override::parse("model.activation=silu").unwrap(),
+            Override::parse("train.lr=0.5").unwrap(),
+        ];
+        let e = Experiment::from_text(SPEC, "spec.toml", &o).unwrap();
+        for (name, arm) in &e.arms {
+            assert!(
+                matches!(&arm.model, ModelConfig::Mlp(m) if m.activation == "silu"),
+                "arm {name}: {:?}",
+                arm.model
+            );
+            assert_eq!(arm.train.lr, 0.5, "arm {name}");
+        }
+        // Overrides of the file itself still apply at the top level.
+        let e = Experiment::from_text(SPEC, "spec.toml", &[Override::parse("seeds=[4]").unwrap()])
+            .unwrap();
+        assert_eq!(e.seeds, vec![4]);
+    }
+
+    #[test]
+    fn budgets_claims_and_derived_metrics() {
+        // steps instead of epochs; exactly one of them
+        let steps = SPEC.replace("epochs = 2", "steps = 30\neval_every = 10");
+        let e = Experiment::from_text(&steps, "spec.toml", &[]).unwrap();
+        assert_eq!(e.arms[0].1.train.steps, Some(30));
+        assert!(err(&steps, &["train.epochs=2"]).contains("exactly one"));
+        assert!(err(&steps, &["train.steps=0"]).contains("train.steps"));
+        assert!(err(&steps, &["train.eval_every=0"]).contains("train.eval_every"));
+        // a derived metric in a claim is canonicalised and listed
+        let derived = SPEC.replace(
+            "metric = \"test_accuracy\"",
+            "metric = \"first_step( test_accuracy>=0.9)\"",
+        );
+        let e = Experiment::from_text(&derived, "spec.toml", &[]).unwrap();
+        assert_eq!(e.claims[0].metric, "first_step(test_accuracy >= 0.9)");
+        assert_eq!(e.derived_metrics().len(), 1);
+        // than_metric with an offset
+        let baseline = SPEC.replace(
+            "value = 0.9",
+            "than_metric = \"val_accuracy\"\noffset = -0.1",
+        );
+        let e = Experiment::from_text(&baseline, "spec.toml", &[]).unwrap();
+        assert_eq!(e.claims[0].than_metric.as_deref(), Some("val_accuracy"));
+        let bad = SPEC.replace("value = 0.9", "than_metric = \"val_acc\"");
+        assert!(err(&bad, &[]).contains("val_acc"));
+        let none = SPEC.replace("value = 0.9", "");
+        assert!(err(&none, &[]).contains("`value`"));
+        let nan = SPEC.replace("value = 0.9", "value = nan");
+        assert!(err(&nan, &[]).contains("finite"));
+        // metrics of another task are refused
+        assert!(err(SPEC, &["metrics=[\"test_rel_l2\"]"]).contains("test_rel_l2"));
+        let o = Override::parse("metrics=[\"peak_rss_mb\", \"max( val_accuracy )\"]").unwrap();
+        let e = Experiment::from_text(SPEC, "spec.toml", &[o]).unwrap();
+        assert_eq!(e.metrics, vec!["peak_rss_mb", "max(val_accuracy)"]);
+    }
+
+    /// Edges of every new data and training field: zero, NaN, empty, sums to exactly 1.
+    #[test]
+    fn new_fields_reject_bad_values() {
+        let smooth = r#"
+name = "s"
+[data]
+dataset = "smooth_regression"
+[model]
+kind = "mlp"
+hidden = [8]
+[train]
+lr = 0.01
+epochs = 1
+"#;
+        assert!(Experiment::from_text(smooth, "s.toml", &[]).is_ok());
+        for (o, key) in [
+            ("data.n=0", "data"),
+            ("data.dims=1", "data"),
+            ("data.noise=-1.0", "data.noise"),
+            ("data.noise=nan", "data.noise"),
+            ("data.test_fraction=0.0", "data.test_fraction"),
+            ("data.test_fraction=1.0", "data.test_fraction"),
+            ("data.validation=0.75", "data.validation"),
+            ("train.clip_grad_norm=0.0", "clip_grad_norm"),
+            ("train.clip_grad_norm=nan", "clip_grad_norm"),
+            ("train.param_groups=[{params = []}]", "param_groups"),
+            (
+                "train.param_groups=[{params = [\"*\"], lr_scale = -1.0}]",
+                "param_groups",
+            ),
+            ("rule.kind=mono_forward", ""),
+            ("rule.kind=nope", "rule"),
+            ("model.activation=swishy", "model"),
+        ] {
+            let o = Override::parse(o).unwrap();
+            match Experiment::from_text(smooth, "s.toml", std::slice::from_ref(&o)) {
+                Ok(_) => assert!(key.is_empty(), "{o:?} was accepted"),
+                Err(e) => assert!(e.to_string().contains(key), "{o:?}: {e}"),
+            }
+        }
+        let text = r#"
+name = "t"
+[data]
+dataset = "text"
+corpus = "shakespeare"
+context = 8
+[model]
+kind = "context_mlp"
+[train]
+lr = 0.01
+steps = 10
+"#;
+        assert!(Experiment::from_text(text, "t.toml", &[]).is_ok());
+        for (o, key) in [
+            ("data.context=0", "data.context"),
+            ("data.eval_tokens=0", "data.eval_tokens"),
+            ("data.path=\"x.txt\"", "data.corpus"),
+            ("data.vocab=word", "`word`, expected `char` or `byte`"),
+        ] {
+            let o = Override::parse(o).unwrap();
+            let e = Experiment::from_text(text, "t.toml", std::slice::from_ref(&o)).unwrap_err();
+            assert!(e.to_string().contains(key), "{o:?}: {e}");
+        }
+        // A language-model claim on bits per character is a known metric.
+        let claim = format!(
+            "{text}\n[[claim]]\nname = \"c\"\nmetric = \"test_bpc\"\nop = \"<\"\nthan_metric = \"test_bigram_loss\"\n"
+        );
+        assert!(Experiment::from_text(&claim, "t.toml", &[]).is_ok());
     }
 
     #[test]
@@ -718,20 +1137,21 @@ value = 0.9
         let e = err(SPEC, &["data.dataset=cifar"]);
         assert!(e.contains("data") && e.contains("cifar"), "{e}");
         let e = err(SPEC, &["model.activation=swishy(x)"]);
-        assert!(e.contains("model.activation"), "{e}");
+        assert!(e.contains("model") && e.contains("swishy(x)"), "{e}");
     }
 
     #[test]
     fn range_and_claim_errors() {
         assert!(err(SPEC, &["train.lr=-1"]).contains("train.lr"));
         assert!(err(SPEC, &["train.epochs=0"]).contains("train.epochs"));
+        assert!(err(SPEC, &["train.lr=nan"]).contains("train.lr"));
         let bad_arm = SPEC.replace("arm = \"relu\"", "arm = \"sigmoid\"");
         assert!(err(&bad_arm, &[]).contains("no arm named `sigmoid`"));
         let typo = SPEC.replace("metric = \"test_accuracy\"", "metric = \"test_acc\"");
         assert!(err(&typo, &[]).contains("unknown metric `test_acc`"));
         assert!(err(SPEC, &["metrics=[\"accuracy\"]"]).contains("unknown metric"));
         let both = SPEC.replace("value = 0.9", "value = 0.9\nthan_arm = \"tanh\"");
-        assert!(err(&both, &[]).contains("exactly one"));
+        assert!(err(&both, &[]).contains("either `value`"));
         assert!(err("name = [", &[]).contains("syntax"));
     }
 }

@@ -91,57 +91,81 @@ pub struct ClaimResult {
     pub source: Option<String>,
 }
 
+/// The resource figures of one arm trained from one seed (see [`crate::resources`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitResources {
+    pub arm: String,
+    pub seed: u64,
+    #[serde(with = "crate::metrics_log::non_finite")]
+    pub values: BTreeMap<String, f64>,
+}
+
 /// Everything `summary.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub experiment: String,
+    /// Final metrics per unit: reproducible bit for bit from the seed.
     pub units: Vec<UnitResult>,
     /// arm -> metric -> statistics over seeds.
     pub arms: BTreeMap<String, BTreeMap<String, Stat>>,
+    /// Resource figures per unit (time, throughput, memory), kept apart from the metrics.
+    pub resources: Vec<UnitResources>,
+    /// arm -> resource figure -> statistics over seeds.
+    pub arm_resources: BTreeMap<String, BTreeMap<String, Stat>>,
     pub claims: Vec<ClaimResult>,
-    /// Wall-clock seconds per unit; kept apart from the metrics, which are deterministic.
-    #[serde(with = "crate::metrics_log::non_finite")]
-    pub timing_s: BTreeMap<String, f64>,
+}
+
+/// arm -> name -> statistics over seeds of `(arm, values)` rows.
+fn stats_by_arm<'a>(
+    experiment: &Experiment,
+    rows: impl Iterator<Item = (&'a str, &'a BTreeMap<String, f64>)> + Clone,
+) -> BTreeMap<String, BTreeMap<String, Stat>> {
+    let mut arms = BTreeMap::new();
+    for (arm, _) in &experiment.arms {
+        let mine = rows.clone().filter(|(a, _)| a == arm);
+        let mut names: Vec<&String> = mine.clone().flat_map(|(_, m)| m.keys()).collect();
+        names.sort();
+        names.dedup();
+        let mut stats = BTreeMap::new();
+        for name in names {
+            let values: Vec<f64> = mine
+                .clone()
+                .filter_map(|(_, m)| m.get(name).copied())
+                .collect();
+            stats.insert(name.clone(), Stat::of(&values));
+        }
+        arms.insert(arm.clone(), stats);
+    }
+    arms
 }
 
 impl Summary {
-    /// Aggregates unit results and checks the claims.
+    /// Aggregates unit results and resource figures, and checks the claims.
     pub fn new(
         experiment: &Experiment,
         units: Vec<UnitResult>,
-        timing_s: BTreeMap<String, f64>,
+        resources: Vec<UnitResources>,
     ) -> Self {
-        let mut arms: BTreeMap<String, BTreeMap<String, Stat>> = BTreeMap::new();
-        for (arm, _) in &experiment.arms {
-            let mut names: Vec<&String> = units
-                .iter()
-                .filter(|u| &u.arm == arm)
-                .flat_map(|u| u.metrics.keys())
-                .collect();
-            names.sort();
-            names.dedup();
-            let mut stats = BTreeMap::new();
-            for name in names {
-                let values: Vec<f64> = units
-                    .iter()
-                    .filter(|u| &u.arm == arm)
-                    .filter_map(|u| u.metrics.get(name).copied())
-                    .collect();
-                stats.insert(name.clone(), Stat::of(&values));
-            }
-            arms.insert(arm.clone(), stats);
-        }
+        let arms = stats_by_arm(
+            experiment,
+            units.iter().map(|u| (u.arm.as_str(), &u.metrics)),
+        );
+        let arm_resources = stats_by_arm(
+            experiment,
+            resources.iter().map(|r| (r.arm.as_str(), &r.values)),
+        );
         let claims = experiment
             .claims
             .iter()
-            .map(|c| check_claim(c, &arms))
+            .map(|c| check_claim(c, &arms, &arm_resources))
             .collect();
         Summary {
             experiment: experiment.name.clone(),
             units,
             arms,
+            resources,
+            arm_resources,
             claims,
-            timing_s,
         }
     }
 
@@ -171,54 +195,70 @@ impl Summary {
     }
 }
 
-/// Checks one claim against the per-arm statistics.
+/// Checks one claim against the per-arm statistics of metrics and resource figures.
 pub fn check_claim(
     claim: &ClaimSpec,
     arms: &BTreeMap<String, BTreeMap<String, Stat>>,
+    resources: &BTreeMap<String, BTreeMap<String, Stat>>,
 ) -> ClaimResult {
     let arm = claim.arm.clone().unwrap_or_default();
-    let stat = |arm: &str| arms.get(arm).and_then(|m| m.get(&claim.metric)).copied();
+    let stat = |arm: &str, metric: &str| {
+        arms.get(arm)
+            .and_then(|m| m.get(metric))
+            .or_else(|| resources.get(arm).and_then(|m| m.get(metric)))
+            .copied()
+    };
     let tol = if claim.tolerance > 0.0 {
         format!(" (tolerance {})", claim.tolerance)
     } else {
         String::new()
     };
-    let (claimed, measured, passed) = match (&claim.value, &claim.than_arm) {
-        (Some(value), _) => {
-            let claimed = format!("{} of {arm} {} {value}{tol}", claim.metric, claim.op);
-            match stat(&arm) {
+    let offset = if claim.offset > 0.0 {
+        format!(" + {}", claim.offset)
+    } else if claim.offset < 0.0 {
+        format!(" - {}", -claim.offset)
+    } else {
+        String::new()
+    };
+    let missing = |metric: &str, arm: &str| format!("metric `{metric}` of {arm} not measured");
+    let measured_stat = stat(&arm, &claim.metric);
+    let (claimed, measured, passed) = match (&claim.value, &claim.than_arm, &claim.than_metric) {
+        (Some(value), _, _) => {
+            let claimed = format!(
+                "{} of {arm} {} {value}{offset}{tol}",
+                claim.metric, claim.op
+            );
+            match measured_stat {
                 Some(s) => (
                     claimed,
                     s.display(),
-                    compare(s.mean - value, claim.op, claim.tolerance),
+                    compare(s.mean - (value + claim.offset), claim.op, claim.tolerance),
                 ),
-                None => (
-                    claimed,
-                    format!("metric `{}` not measured", claim.metric),
-                    false,
-                ),
+                None => (claimed, missing(&claim.metric, &arm), false),
             }
         }
-        (None, Some(other)) => {
-            let claimed = format!("{} of {arm} {} {other}{tol}", claim.metric, claim.op);
-            match (stat(&arm), stat(other)) {
+        (None, other_arm, other_metric) => {
+            let other_arm = other_arm.clone().unwrap_or_else(|| arm.clone());
+            let other_metric = other_metric.clone().unwrap_or_else(|| claim.metric.clone());
+            let reference = if other_arm == arm {
+                other_metric.clone()
+            } else {
+                format!("{other_metric} of {other_arm}")
+            };
+            let claimed = format!(
+                "{} of {arm} {} {reference}{offset}{tol}",
+                claim.metric, claim.op
+            );
+            match (measured_stat, stat(&other_arm, &other_metric)) {
                 (Some(a), Some(b)) => (
                     claimed,
-                    format!("{arm} {} vs {other} {}", a.display(), b.display()),
-                    compare(a.mean - b.mean, claim.op, claim.tolerance),
+                    format!("{} vs {}", a.display(), b.display()),
+                    compare(a.mean - (b.mean + claim.offset), claim.op, claim.tolerance),
                 ),
-                _ => (
-                    claimed,
-                    format!("metric `{}` not measured", claim.metric),
-                    false,
-                ),
+                (None, _) => (claimed, missing(&claim.metric, &arm), false),
+                (_, None) => (claimed, missing(&other_metric, &other_arm), false),
             }
         }
-        (None, None) => (
-            claim.name.clone(),
-            "claim compares with nothing".into(),
-            false,
-        ),
     };
     ClaimResult {
         name: claim.name.clone(),
@@ -229,16 +269,9 @@ pub fn check_claim(
     }
 }
 
-/// Whether `difference = measured - reference` satisfies `op` with `tolerance` of slack. A NaN
-/// difference never passes.
+/// Whether `difference = measured - reference` satisfies `op` with `tolerance` of slack.
 fn compare(difference: f64, op: Op, tolerance: f64) -> bool {
-    match op {
-        Op::AtLeast => difference >= -tolerance,
-        Op::Above => difference > -tolerance,
-        Op::AtMost => difference <= tolerance,
-        Op::Below => difference < tolerance,
-        Op::About => difference.abs() <= tolerance,
-    }
+    op.holds(difference, tolerance)
 }
 
 /// SHA-256 of an arm's resolved config, which a checkpoint must match to be resumed.
@@ -271,9 +304,15 @@ mod tests {
             op,
             value,
             than_arm: than.map(String::from),
+            than_metric: None,
+            offset: 0.0,
             tolerance,
             source: None,
         }
+    }
+
+    fn check(c: &ClaimSpec, m: &BTreeMap<String, BTreeMap<String, Stat>>) -> ClaimResult {
+        check_claim(c, m, &BTreeMap::new())
     }
 
     #[test]
@@ -289,14 +328,14 @@ mod tests {
     #[test]
     fn claims_against_numbers_and_arms() {
         let m = arms(&[0.96, 0.98], &[0.90]);
-        assert!(check_claim(&claim(Op::AtLeast, Some(0.97), None, 0.0), &m).passed); // mean 0.97
-        assert!(!check_claim(&claim(Op::AtLeast, Some(0.975), None, 0.0), &m).passed);
-        assert!(check_claim(&claim(Op::AtLeast, Some(0.975), None, 0.01), &m).passed);
-        assert!(check_claim(&claim(Op::Above, None, Some("b"), 0.0), &m).passed);
-        assert!(!check_claim(&claim(Op::Below, None, Some("b"), 0.0), &m).passed);
-        assert!(check_claim(&claim(Op::About, Some(0.96), None, 0.011), &m).passed);
-        assert!(!check_claim(&claim(Op::About, Some(0.96), None, 0.009), &m).passed);
-        let r = check_claim(&claim(Op::AtLeast, Some(0.9), None, 0.0), &m);
+        assert!(check(&claim(Op::AtLeast, Some(0.97), None, 0.0), &m).passed); // mean 0.97
+        assert!(!check(&claim(Op::AtLeast, Some(0.975), None, 0.0), &m).passed);
+        assert!(check(&claim(Op::AtLeast, Some(0.975), None, 0.01), &m).passed);
+        assert!(check(&claim(Op::Above, None, Some("b"), 0.0), &m).passed);
+        assert!(!check(&claim(Op::Below, None, Some("b"), 0.0), &m).passed);
+        assert!(check(&claim(Op::About, Some(0.96), None, 0.011), &m).passed);
+        assert!(!check(&claim(Op::About, Some(0.96), None, 0.009), &m).passed);
+        let r = check(&claim(Op::AtLeast, Some(0.9), None, 0.0), &m);
         assert_eq!(r.claimed, "acc of a >= 0.9");
         assert!(
             r.measured.contains("0.9700 ± 0.0141 (n=2)"),
@@ -322,7 +361,15 @@ mod tests {
             unit("tanh", 0, f64::INFINITY),
             unit("gelu", 0, 0.5),
         ];
-        let summary = Summary::new(&experiment, units, BTreeMap::from([("t".into(), 1.5)]));
+        let resources = vec![UnitResources {
+            arm: "relu".into(),
+            seed: 0,
+            values: BTreeMap::from([
+                ("wall_s".to_string(), 1.5),
+                ("peak_rss_mb".to_string(), f64::NAN),
+            ]),
+        }];
+        let summary = Summary::new(&experiment, units, resources);
         // A NaN seed makes every statistic NaN: min and max must not quietly skip it.
         let relu = summary.arms["relu"]["test_loss"];
         assert!(relu.mean.is_nan() && relu.std.is_nan(), "{relu:?}");
@@ -361,13 +408,47 @@ mod tests {
     fn missing_or_nan_metrics_fail() {
         let mut c = claim(Op::AtLeast, Some(0.5), None, 0.0);
         c.metric = "loss".into();
-        assert!(!check_claim(&c, &arms(&[1.0], &[1.0])).passed);
+        assert!(!check(&c, &arms(&[1.0], &[1.0])).passed);
         assert!(
-            !check_claim(
+            !check(
                 &claim(Op::AtMost, Some(1.0), None, 0.0),
                 &arms(&[f64::NAN], &[1.0])
             )
             .passed
         );
+    }
+
+    /// A claim against another metric of the same arm, with an offset: "test_loss beats the
+    /// bigram baseline by at least 0.6" is `test_loss <= test_bigram_loss - 0.6`.
+    #[test]
+    fn claims_against_another_metric_with_an_offset() {
+        let m = BTreeMap::from([(
+            "a".to_string(),
+            BTreeMap::from([
+                ("test_loss".to_string(), Stat::of(&[1.8, 1.9])),
+                ("test_bigram_loss".to_string(), Stat::of(&[2.5, 2.5])),
+            ]),
+        )]);
+        let mut c = claim(Op::AtMost, None, None, 0.0);
+        c.metric = "test_loss".into();
+        c.than_metric = Some("test_bigram_loss".into());
+        c.offset = -0.6;
+        // 1.85 <= 2.5 - 0.6 = 1.9: holds
+        let r = check(&c, &m);
+        assert!(r.passed, "{r:?}");
+        assert_eq!(r.claimed, "test_loss of a <= test_bigram_loss - 0.6");
+        c.offset = -0.7; // 1.85 <= 1.8: fails
+        assert!(!check(&c, &m).passed);
+        c.than_metric = Some("test_trigram_loss".into());
+        assert!(check(&c, &m).measured.contains("test_trigram_loss"));
+        // Resource figures are found when the metrics lack the name.
+        let resources = BTreeMap::from([(
+            "a".to_string(),
+            BTreeMap::from([("peak_rss_mb".to_string(), Stat::of(&[100.0]))]),
+        )]);
+        let mut r = claim(Op::Below, Some(200.0), None, 0.0);
+        r.metric = "peak_rss_mb".into();
+        assert!(check_claim(&r, &m, &resources).passed);
+        assert!(!check(&r, &m).passed);
     }
 }

@@ -786,7 +786,7 @@ epochs = 3
         );
         let e = s.experiment(0).unwrap();
         // The explicit override beats [quick], as in `nonlin run --quick`; the grid beats both.
-        assert_eq!(e.arms[0].1.train.epochs, 2);
+        assert_eq!(e.arms[0].1.train.epochs, Some(2));
         assert_eq!(e.arms[0].1.train.lr, 0.001);
     }
 

@@ -12,4 +12,13 @@ pub enum LearnError {
     /// A batch that does not fit the model.
     #[error("bad batch: {0}")]
     Batch(String),
+    /// A block or model that cannot be built or run.
+    #[error(transparent)]
+    Nn(#[from] nonlin_nn::NnError),
+    /// Data that cannot be turned into a task.
+    #[error(transparent)]
+    Data(#[from] nonlin_data::DataError),
+    /// A rule that cannot train this model or task.
+    #[error("rule `{rule}` cannot be used here: {reason}")]
+    Unsupported { rule: String, reason: String },
 }

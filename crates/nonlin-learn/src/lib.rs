@@ -1,19 +1,26 @@
-//! Learning rules of nonlin. Backprop is one [`LearningRule`] among many; rules that train layer
-//! by layer (Forward-Forward, NoProp, ...) implement the same trait, detach between blocks and
-//! own their local heads and optimizers.
+//! Learning rules of nonlin and the tasks they learn. Backprop is one [`LearningRule`] among
+//! many; rules that train layer by layer (Mono-Forward, Forward-Forward, NoProp, ...) implement
+//! the same trait, detach between blocks, own their local heads and decide how their model
+//! predicts. A [`task::Task`] turns data into batches and evaluations into metrics.
 
-pub mod backprop;
 pub mod batch;
 pub mod error;
 pub mod evaluate;
+pub mod generate;
 pub mod optim;
 pub mod rule;
 pub mod schedule;
+pub mod target;
+pub mod task;
 
-pub use backprop::Backprop;
 pub use batch::TensorBatch;
 pub use error::LearnError;
-pub use evaluate::{Evaluation, evaluate};
-pub use optim::OptimizerConfig;
-pub use rule::{LearningRule, Metrics};
+pub use evaluate::evaluate;
+pub use optim::{Optimizer, OptimizerConfig, OptimizerSetup, ParamGroupConfig};
+pub use rule::{
+    Backprop, BackpropConfig, LearningRule, Metrics, MonoForward, MonoForwardConfig, RuleConfig,
+    RuleContext, RuleSpec, RuleState,
+};
 pub use schedule::ScheduleConfig;
+pub use target::Target;
+pub use task::{Split, Task, TaskKind};

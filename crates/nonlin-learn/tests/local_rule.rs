@@ -8,12 +8,22 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use nonlin_learn::{LearnError, LearningRule, Metrics, OptimizerConfig, TensorBatch};
+use nonlin_learn::{
+    LearnError, LearningRule, Metrics, OptimizerConfig, RuleState, Target, TensorBatch,
+};
+use nonlin_nn::{ModelInput, Network, NnError};
 
 #[derive(Module, Debug)]
 struct TwoBlocks {
     block1: Linear,
     block2: Linear,
+}
+
+impl Network for TwoBlocks {
+    fn forward_input(&self, input: &ModelInput) -> Result<Tensor<2>, NnError> {
+        let x = input.real("two_blocks")?;
+        Ok(self.block2.forward(relu(self.block1.forward(x))))
+    }
 }
 
 /// A block and its local classifier head, updated together by one optimizer.
@@ -60,13 +70,15 @@ impl LearningRule<TwoBlocks> for TwoLocalLosses {
             .heads
             .take()
             .expect("heads are put back after every step");
-        let ce = CrossEntropyLossConfig::new().init(&batch.x.device());
+        let x = batch.features("two_local_losses")?;
+        let y = batch.labels("two_local_losses")?;
+        let ce = CrossEntropyLossConfig::new().init(&x.device());
 
-        let h1 = relu(model.block1.forward(batch.x.clone()));
-        let loss1 = ce.forward(head1.forward(h1.clone()), batch.y.clone());
+        let h1 = relu(model.block1.forward(x));
+        let loss1 = ce.forward(head1.forward(h1.clone()), y.clone());
         let input2 = h1.detach();
         let h2 = relu(model.block2.forward(input2));
-        let loss2 = ce.forward(head2.forward(h2), batch.y.clone());
+        let loss2 = ce.forward(head2.forward(h2), y);
 
         let mut grads1 = loss1.backward();
         let mut grads2 = loss2.backward();
@@ -99,11 +111,11 @@ impl LearningRule<TwoBlocks> for TwoLocalLosses {
         ))
     }
 
-    fn save_state(&self) -> Result<Vec<u8>, LearnError> {
-        Ok(Vec::new())
+    fn save_state(&self) -> Result<RuleState, LearnError> {
+        Ok(RuleState::default())
     }
 
-    fn load_state(&mut self, _bytes: Vec<u8>) -> Result<(), LearnError> {
+    fn load_state(&mut self, _state: RuleState) -> Result<(), LearnError> {
         Ok(())
     }
 }
@@ -114,8 +126,11 @@ fn batch(device: &Device) -> TensorBatch {
         .map(|i| i64::from(xs[i * 4] + xs[i * 4 + 1] > 0.0))
         .collect();
     TensorBatch {
-        x: Tensor::from_data(TensorData::new(xs, [64, 4]), device),
-        y: Tensor::<1, Int>::from_data(TensorData::new(ys, [64]), device),
+        input: ModelInput::Real(Tensor::from_data(TensorData::new(xs, [64, 4]), device)),
+        target: Target::Classes(Tensor::<1, Int>::from_data(
+            TensorData::new(ys, [64]),
+            device,
+        )),
     }
 }
 
@@ -165,11 +180,13 @@ fn without_the_detach_the_check_sees_the_leak() {
     let batch = batch(&device);
     let net = model(&device);
     let head2 = LinearConfig::new(8, 2).init(&device);
-    let h1 = relu(net.block1.forward(batch.x.clone()));
+    let x = batch.features("test").unwrap();
+    let y = batch.labels("test").unwrap();
+    let h1 = relu(net.block1.forward(x));
     let h2 = relu(net.block2.forward(h1));
     let loss2 = CrossEntropyLossConfig::new()
         .init(&device)
-        .forward(head2.forward(h2), batch.y.clone());
+        .forward(head2.forward(h2), y);
     let mut grads = loss2.backward();
     let leaked = GradientsParams::from_module(&mut grads, &net.block1).len();
     assert_eq!(

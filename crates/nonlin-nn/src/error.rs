@@ -19,6 +19,9 @@ pub enum NnError {
         expected: String,
         found: Vec<usize>,
     },
+    /// Weights that cannot be saved, loaded or imported.
+    #[error("weights: {what}: {reason}")]
+    Weights { what: String, reason: String },
     /// A device that is not compiled in or not present.
     #[error("device `{spec}` is not available: {reason}")]
     Device { spec: String, reason: String },

@@ -9,8 +9,12 @@ pub mod engine;
 pub mod error;
 pub mod gradcheck;
 pub mod model;
+pub mod weights;
 
 pub use activation::{Activation, ActivationSpec};
 pub use engine::DeviceSpec;
 pub use error::NnError;
-pub use model::{Classifier, ConvNet, ConvNetConfig, Mlp, MlpConfig, Model};
+pub use model::{
+    Blocks, ContextMlp, ContextMlpConfig, ConvNet, ConvNetConfig, InputSpec, Mlp, MlpConfig, Model,
+    ModelConfig, ModelInput, ModelIo, ModelSpec, Network,
+};

@@ -13,12 +13,62 @@ use burn::tensor::{Device, Tensor};
 
 use crate::NnError;
 
-/// What an activation may need when it is built: the device for learnable parameters and the
-/// width of the layer it follows (for per-channel parameters).
+/// What an activation may need when it is built: the device for learnable parameters, the
+/// number of channels of the layer it follows (for per-channel parameters), and where the channel
+/// axis sits in the tensors it will see.
 #[derive(Debug, Clone)]
 pub struct ActivationInit<'a> {
     pub device: &'a Device,
+    /// Channels (features) of the input: the size of its channel axis.
     pub width: usize,
+    /// Axes after the channel axis: 0 when channels are last (`[batch, features]`,
+    /// `[batch, seq, d_model]`), 2 after a 2-D convolution (`[batch, channels, height, width]`).
+    pub spatial_dims: usize,
+}
+
+impl<'a> ActivationInit<'a> {
+    /// Channels last, as after a linear layer.
+    pub fn features(device: &'a Device, width: usize) -> Self {
+        Self {
+            device,
+            width,
+            spatial_dims: 0,
+        }
+    }
+
+    /// Channels at axis 1 of `[batch, channels, ..spatial]`, as after a convolution.
+    pub fn channels(device: &'a Device, width: usize, spatial_dims: usize) -> Self {
+        Self {
+            device,
+            width,
+            spatial_dims,
+        }
+    }
+}
+
+/// Checks that `text` names a registered activation with valid parameters, without a model
+/// around it (what an experiment file is checked with at load time).
+pub fn validate(text: &str) -> Result<(), NnError> {
+    let spec: ActivationSpec = text.parse()?;
+    let device = Device::flex();
+    Activation::new(&spec, &ActivationInit::features(&device, 1)).map(|_| ())
+}
+
+/// Reshapes a per-channel parameter `[channels]` so it broadcasts over a `D`-dimensional input
+/// whose channel axis is followed by `spatial_dims` axes: `[1, .., channels, 1 (x spatial_dims)]`.
+///
+/// # Panics
+/// If the input has too few axes for the layout; models build activations with the layout of the
+/// tensors they feed them, so this is an invariant of the model, not user input.
+pub fn per_channel<const D: usize>(param: Tensor<1>, spatial_dims: usize) -> Tensor<D> {
+    assert!(
+        spatial_dims < D,
+        "a per-channel parameter with {spatial_dims} spatial axes needs an input of more than {spatial_dims} axes, got {D}"
+    );
+    let [channels] = param.dims();
+    let mut shape = [1usize; D];
+    shape[D - 1 - spatial_dims] = channels;
+    param.reshape(shape)
 }
 
 /// Declares the registry: one line per activation, `file_name => Type`. The line declares the
@@ -71,6 +121,7 @@ registry! {
     sigmoid => Sigmoid,
     softplus => Softplus,
     identity => Identity,
+    prelu => Prelu,
 }
 
 #[cfg(test)]
@@ -82,14 +133,7 @@ pub(crate) mod tests {
     pub(crate) fn eval(spec: &str, xs: &[f32]) -> Vec<f32> {
         let device = Device::flex();
         let spec: ActivationSpec = spec.parse().unwrap();
-        let act = Activation::new(
-            &spec,
-            &ActivationInit {
-                device: &device,
-                width: xs.len(),
-            },
-        )
-        .unwrap();
+        let act = Activation::new(&spec, &ActivationInit::features(&device, xs.len())).unwrap();
         let x = Tensor::<1>::from_floats(xs, &device);
         act.forward(x).into_data().try_to_vec::<f32>().unwrap()
     }
@@ -105,10 +149,7 @@ pub(crate) mod tests {
     fn build_error(spec: &str) -> String {
         let device = Device::flex();
         let spec: ActivationSpec = spec.parse().unwrap();
-        let init = ActivationInit {
-            device: &device,
-            width: 1,
-        };
+        let init = ActivationInit::features(&device, 1);
         Activation::new(&spec, &init).unwrap_err().to_string()
     }
 
@@ -137,14 +178,8 @@ pub(crate) mod tests {
             let spec: ActivationSpec = name.parse().unwrap();
             let report = check_gradients(
                 |inputs, device| {
-                    let act = Activation::new(
-                        &spec,
-                        &ActivationInit {
-                            device,
-                            width: xs.len(),
-                        },
-                    )
-                    .unwrap();
+                    let act = Activation::new(&spec, &ActivationInit::features(device, xs.len()))
+                        .unwrap();
                     act.forward(inputs[0].clone())
                 },
                 std::slice::from_ref(&xs),

@@ -1,30 +1,44 @@
 //! A small convolutional network: stages of `conv3x3 -> phi -> maxpool 2x2`, then a linear
 //! classifier on the flattened features. `phi` is any registered activation.
 
-use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
-use super::Classifier;
+use super::{ModelInput, ModelIo, ModelSpec, Network};
 use crate::NnError;
 use crate::activation::{Activation, ActivationInit, ActivationSpec};
 
-/// Configuration of a [`ConvNet`].
-#[derive(Config, Debug)]
+/// Configuration of a [`ConvNet`] (`kind = "conv_net"`); the input shape and the number of
+/// outputs come from the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConvNetConfig {
-    /// Input channels, height and width (`[1, 28, 28]` for MNIST, `[1, 8, 8]` for the digits).
-    pub input_shape: [usize; 3],
-    /// Output classes.
-    pub classes: usize,
     /// Channels of each conv stage; each stage halves the spatial size.
-    #[config(default = "vec![16, 32]")]
+    #[serde(default = "conv_channels")]
     pub channels: Vec<usize>,
     /// Activation after every convolution, as a spec.
-    #[config(default = "String::from(\"relu\")")]
+    #[serde(default = "relu")]
     pub activation: String,
+}
+
+fn conv_channels() -> Vec<usize> {
+    vec![16, 32]
+}
+fn relu() -> String {
+    "relu".into()
+}
+
+impl Default for ConvNetConfig {
+    fn default() -> Self {
+        Self {
+            channels: conv_channels(),
+            activation: relu(),
+        }
+    }
 }
 
 /// A small convolutional classifier.
@@ -38,11 +52,28 @@ pub struct ConvNet {
 }
 
 impl ConvNetConfig {
-    /// Builds the network on `device`.
-    pub fn init(&self, device: &Device) -> Result<ConvNet, NnError> {
-        let [c, h, w] = self.input_shape;
+    /// Sets the activation spec.
+    pub fn with_activation(mut self, activation: impl Into<String>) -> Self {
+        self.activation = activation.into();
+        self
+    }
+
+    /// Sets the channels of the stages.
+    pub fn with_channels(mut self, channels: Vec<usize>) -> Self {
+        self.channels = channels;
+        self
+    }
+
+    /// Builds the network for `[channels, height, width]` inputs and `classes` outputs.
+    pub fn init(
+        &self,
+        input_shape: [usize; 3],
+        classes: usize,
+        device: &Device,
+    ) -> Result<ConvNet, NnError> {
+        let [c, h, w] = input_shape;
         let stages = self.channels.len();
-        if c == 0 || self.classes == 0 || self.channels.contains(&0) {
+        if c == 0 || classes == 0 || self.channels.contains(&0) {
             return Err(NnError::BadConfig(
                 "conv_net channels and classes must be positive".into(),
             ));
@@ -65,7 +96,7 @@ impl ConvNetConfig {
             );
             activations.push(Activation::new(
                 &spec,
-                &ActivationInit { device, width: out },
+                &ActivationInit::channels(device, out, 2),
             )?);
             in_channels = out;
         }
@@ -74,8 +105,8 @@ impl ConvNetConfig {
             convs,
             activations,
             pool: MaxPool2dConfig::new([2, 2]).init(),
-            head: LinearConfig::new(features, self.classes).init(device),
-            input_shape: self.input_shape,
+            head: LinearConfig::new(features, classes).init(device),
+            input_shape,
         })
     }
 }
@@ -93,11 +124,43 @@ impl ConvNet {
     }
 }
 
-impl Classifier for ConvNet {
-    fn logits(&self, input: Tensor<2>) -> Tensor<2> {
-        let [batch, _] = input.dims();
+impl ModelSpec for ConvNetConfig {
+    type Model = ConvNet;
+
+    fn validate(&self) -> Result<(), NnError> {
+        if self.channels.contains(&0) {
+            return Err(NnError::BadConfig(format!(
+                "conv_net channels must be positive, got {:?}",
+                self.channels
+            )));
+        }
+        crate::activation::validate(&self.activation)
+    }
+
+    fn build(&self, io: &ModelIo, device: &Device) -> Result<ConvNet, NnError> {
+        let shape = io.real_input("conv_net")?;
+        let shape: [usize; 3] = shape.try_into().map_err(|_| {
+            NnError::BadConfig(format!(
+                "conv_net needs image data shaped [channels, height, width]; the samples are shaped {shape:?}"
+            ))
+        })?;
+        self.init(shape, io.output_width(), device)
+    }
+}
+
+impl Network for ConvNet {
+    fn forward_input(&self, input: &ModelInput) -> Result<Tensor<2>, NnError> {
+        let x = input.real("conv_net")?;
+        let [batch, features] = x.dims();
         let [c, h, w] = self.input_shape;
-        self.forward(input.reshape([batch, c, h, w]))
+        if features != c * h * w {
+            return Err(NnError::Shape {
+                block: "conv_net",
+                expected: format!("[batch, {}] (flattened {c}x{h}x{w})", c * h * w),
+                found: vec![batch, features],
+            });
+        }
+        Ok(self.forward(x.reshape([batch, c, h, w])))
     }
 }
 
@@ -108,14 +171,17 @@ mod tests {
     #[test]
     fn shapes_for_digits_and_mnist() {
         let device = Device::flex();
-        let digits = ConvNetConfig::new([1, 8, 8], 10).init(&device).unwrap();
+        let digits = ConvNetConfig::default().init([1, 8, 8], 10, &device).unwrap();
         assert_eq!(
-            digits.logits(Tensor::zeros([5, 64], &device)).dims(),
+            digits
+                .forward_input(&ModelInput::Real(Tensor::zeros([5, 64], &device)))
+                .unwrap()
+                .dims(),
             [5, 10]
         );
-        let mnist = ConvNetConfig::new([1, 28, 28], 10)
-            .with_activation("gelu".into())
-            .init(&device)
+        let mnist = ConvNetConfig::default()
+            .with_activation("gelu")
+            .init([1, 28, 28], 10, &device)
             .unwrap();
         assert_eq!(
             mnist.forward(Tensor::zeros([2, 1, 28, 28], &device)).dims(),
@@ -128,10 +194,16 @@ mod tests {
     #[test]
     fn too_many_stages_for_the_input_is_an_error() {
         let device = Device::flex();
-        let err = ConvNetConfig::new([1, 8, 8], 10)
+        let err = ConvNetConfig::default()
             .with_channels(vec![4, 4, 4, 4])
-            .init(&device)
+            .init([1, 8, 8], 10, &device)
             .unwrap_err();
         assert!(err.to_string().contains("8x8"), "{err}");
+        let flat = ModelIo {
+            input: crate::model::InputSpec::Real { shape: vec![64] },
+            output: vec![10],
+        };
+        let err = ConvNetConfig::default().build(&flat, &device).unwrap_err();
+        assert!(err.to_string().contains("[channels, height, width]"), "{err}");
     }
 }

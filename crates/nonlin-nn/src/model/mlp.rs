@@ -1,30 +1,34 @@
 //! The multilayer perceptron: `h_{l+1} = phi(W_l h_l + b_l)`, with no activation after the last
 //! layer. `phi` is any registered activation, chosen by name.
 
-use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
-use super::Classifier;
+use super::{Blocks, ModelInput, ModelIo, ModelSpec, Network};
 use crate::NnError;
 use crate::activation::{Activation, ActivationInit, ActivationSpec};
 
-/// Configuration of an [`Mlp`].
-#[derive(Config, Debug)]
+/// Configuration of an [`Mlp`] (`kind = "mlp"`); input and output widths come from the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MlpConfig {
-    /// Input features.
-    pub input: usize,
     /// Widths of the hidden layers, in order (may be empty: a linear model).
     pub hidden: Vec<usize>,
-    /// Output features (classes).
-    pub output: usize,
     /// Activation after every hidden layer, as a spec (`"relu"`, `"leaky_relu(negative_slope=0.1)"`).
-    #[config(default = "String::from(\"relu\")")]
+    #[serde(default = "relu")]
     pub activation: String,
     /// Whether the layers have biases.
-    #[config(default = true)]
+    #[serde(default = "yes")]
     pub bias: bool,
+}
+
+fn relu() -> String {
+    "relu".into()
+}
+fn yes() -> bool {
+    true
 }
 
 /// A multilayer perceptron.
@@ -35,18 +39,40 @@ pub struct Mlp {
 }
 
 impl MlpConfig {
-    /// Builds the network on `device`, with Burn's default (PyTorch-like) initialisation.
-    pub fn init(&self, device: &Device) -> Result<Mlp, NnError> {
-        if self.input == 0 || self.output == 0 || self.hidden.contains(&0) {
+    /// An MLP with these hidden widths, ReLU and biases.
+    pub fn new(hidden: Vec<usize>) -> Self {
+        Self {
+            hidden,
+            activation: relu(),
+            bias: true,
+        }
+    }
+
+    /// Sets the activation spec.
+    pub fn with_activation(mut self, activation: impl Into<String>) -> Self {
+        self.activation = activation.into();
+        self
+    }
+
+    /// Sets whether the layers have biases.
+    pub fn with_bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// Builds the network from `input` to `output` features on `device`, with Burn's default
+    /// (PyTorch-like) initialisation.
+    pub fn init(&self, input: usize, output: usize, device: &Device) -> Result<Mlp, NnError> {
+        if input == 0 || output == 0 || self.hidden.contains(&0) {
             return Err(NnError::BadConfig(format!(
-                "mlp widths must be positive: input {}, hidden {:?}, output {}",
-                self.input, self.hidden, self.output
+                "mlp widths must be positive: input {input}, hidden {:?}, output {output}",
+                self.hidden
             )));
         }
         let spec: ActivationSpec = self.activation.parse()?;
-        let mut widths = vec![self.input];
+        let mut widths = vec![input];
         widths.extend(&self.hidden);
-        widths.push(self.output);
+        widths.push(output);
         let layers = widths
             .windows(2)
             .map(|w| {
@@ -58,12 +84,31 @@ impl MlpConfig {
         let activations = self
             .hidden
             .iter()
-            .map(|&width| Activation::new(&spec, &ActivationInit { device, width }))
+            .map(|&width| Activation::new(&spec, &ActivationInit::features(device, width)))
             .collect::<Result<_, _>>()?;
         Ok(Mlp {
             layers,
             activations,
         })
+    }
+}
+
+impl ModelSpec for MlpConfig {
+    type Model = Mlp;
+
+    fn validate(&self) -> Result<(), NnError> {
+        if self.hidden.contains(&0) {
+            return Err(NnError::BadConfig(format!(
+                "mlp hidden widths must be positive, got {:?}",
+                self.hidden
+            )));
+        }
+        crate::activation::validate(&self.activation)
+    }
+
+    fn build(&self, io: &ModelIo, device: &Device) -> Result<Mlp, NnError> {
+        let input: usize = io.real_input("mlp")?.iter().product();
+        self.init(input, io.output_width(), device)
     }
 }
 
@@ -95,11 +140,48 @@ impl Mlp {
     pub fn depth(&self) -> usize {
         self.layers.len()
     }
+
+    /// The linear layers, input to output.
+    pub fn layers(&self) -> &[Linear] {
+        &self.layers
+    }
+
+    /// The activations after the hidden layers.
+    pub fn activations(&self) -> &[Activation] {
+        &self.activations
+    }
 }
 
-impl Classifier for Mlp {
-    fn logits(&self, input: Tensor<2>) -> Tensor<2> {
-        self.forward(input)
+impl Network for Mlp {
+    fn forward_input(&self, input: &ModelInput) -> Result<Tensor<2>, NnError> {
+        Ok(self.forward(input.real("mlp")?))
+    }
+
+    fn blocks(&self) -> Option<&dyn Blocks> {
+        Some(self)
+    }
+}
+
+/// Block `l < hidden` is `phi(W_l h + b_l)`; the last block is the output layer alone.
+impl Blocks for Mlp {
+    fn block_count(&self) -> usize {
+        self.layers.len()
+    }
+
+    fn block_forward(&self, index: usize, input: Tensor<2>) -> Tensor<2> {
+        let out = self.layers[index].forward(input);
+        match self.activations.get(index) {
+            Some(act) => act.forward(out),
+            None => out,
+        }
+    }
+
+    fn block_input_width(&self, index: usize) -> usize {
+        self.layers[index].weight.dims()[0]
+    }
+
+    fn block_width(&self, index: usize) -> usize {
+        self.layers[index].weight.dims()[1]
     }
 }
 
@@ -110,9 +192,7 @@ mod tests {
     #[test]
     fn shapes_and_parameter_count() {
         let device = Device::flex();
-        let mlp = MlpConfig::new(784, vec![256, 256], 10)
-            .init(&device)
-            .unwrap();
+        let mlp = MlpConfig::new(vec![256, 256]).init(784, 10, &device).unwrap();
         // (784*256 + 256) + (256*256 + 256) + (256*10 + 10) = 200960 + 65792 + 2570 = 269322
         assert_eq!(mlp.num_params(), 269_322);
         let out = mlp.forward(Tensor::zeros([3, 784], &device));
@@ -123,14 +203,37 @@ mod tests {
     }
 
     #[test]
+    fn blocks_compose_to_the_forward_pass() {
+        let device = Device::flex();
+        let mlp = MlpConfig::new(vec![5, 4])
+            .with_activation("tanh")
+            .init(3, 2, &device)
+            .unwrap();
+        assert_eq!(mlp.block_count(), 3);
+        assert_eq!(
+            (0..3)
+                .map(|i| (mlp.block_input_width(i), mlp.block_width(i)))
+                .collect::<Vec<_>>(),
+            vec![(3, 5), (5, 4), (4, 2)]
+        );
+        let x = Tensor::<2>::from_floats([[0.3, -1.0, 2.0], [0.1, 0.2, 0.3]], &device);
+        let mut h = x.clone();
+        for i in 0..3 {
+            h = mlp.block_forward(i, h);
+        }
+        let whole = mlp.forward(x);
+        h.into_data().assert_approx_eq::<f32>(&whole.into_data(), Default::default());
+    }
+
+    #[test]
     fn identity_mlp_is_a_product_of_matrices() {
         // With the identity activation and no bias, two layers compose to x W1^T W2^T... check
         // linearity: f(2x) = 2 f(x).
         let device = Device::flex();
-        let mlp = MlpConfig::new(3, vec![4], 2)
-            .with_activation("identity".into())
+        let mlp = MlpConfig::new(vec![4])
+            .with_activation("identity")
             .with_bias(false)
-            .init(&device)
+            .init(3, 2, &device)
             .unwrap();
         let x = Tensor::<2>::from_floats([[0.3, -1.0, 2.0]], &device);
         let a = mlp
@@ -147,12 +250,14 @@ mod tests {
     #[test]
     fn bad_configs_are_errors() {
         let device = Device::flex();
-        assert!(MlpConfig::new(0, vec![4], 2).init(&device).is_err());
-        assert!(MlpConfig::new(3, vec![0], 2).init(&device).is_err());
-        let err = MlpConfig::new(3, vec![4], 2)
-            .with_activation("nope".into())
-            .init(&device)
+        assert!(MlpConfig::new(vec![4]).init(0, 2, &device).is_err());
+        assert!(MlpConfig::new(vec![0]).init(3, 2, &device).is_err());
+        assert!(MlpConfig::new(vec![0]).validate().is_err());
+        let err = MlpConfig::new(vec![4])
+            .with_activation("nope")
+            .init(3, 2, &device)
             .unwrap_err();
         assert!(err.to_string().contains("nope"));
+        assert!(MlpConfig::new(vec![4]).with_activation("nope").validate().is_err());
     }
 }

@@ -1,39 +1,197 @@
-//! Whole models built from the blocks. Each model file holds its `Config` and its `Module`.
+//! Whole models, chosen by name.
+//!
+//! Each model is one file holding its config (a serde struct whose fields and paper defaults are
+//! what an experiment's `[model]` table sets) and its `Module`. One line in the `models!` list
+//! below declares the file and registers it: the line generates the [`Model`] enum (one module
+//! type the runner trains and checkpoints), the [`ModelConfig`] enum (`kind = "<file name>"` plus
+//! the config's own fields, unknown keys rejected), `ModelConfig::NAMES`, and the by-name builder.
+//! Nothing else in nonlin matches on model kinds.
 
-mod conv_net;
-mod mlp;
+mod io;
 
-pub use conv_net::{ConvNet, ConvNetConfig};
-pub use mlp::{Mlp, MlpConfig};
+pub use io::{InputSpec, ModelInput, ModelIo};
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
-/// A model that maps flat inputs to class logits, which is what the classification experiments
-/// and the standard learning rules need. Inputs are flat so one batch type serves every model;
-/// a model with spatial structure reshapes inside.
-pub trait Classifier: Module {
+use crate::NnError;
+
+/// A model as the runner and the learning rules see it: a batch of inputs in, prediction rows out.
+pub trait Network {
+    /// The predictions for a batch.
+    ///
     /// # Shapes
-    /// - input: `[batch, features]`
-    /// - output: `[batch, classes]`
-    fn logits(&self, input: Tensor<2>) -> Tensor<2>;
+    /// - input: see [`ModelInput`]
+    /// - output: `[rows, output_width]`; rows = batch, or batch x context for a sequence model
+    ///   that predicts every position ([`Network::predicts_every_position`])
+    fn forward_input(&self, input: &ModelInput) -> Result<Tensor<2>, NnError>;
+
+    /// Whether a token model predicts the next token at every position of its context (a
+    /// transformer: `[batch * context, vocab]`) rather than only after the last one (a
+    /// context-window MLP: `[batch, vocab]`).
+    fn predicts_every_position(&self) -> bool {
+        false
+    }
+
+    /// The model as a sequence of blocks, for rules that train block by block; `None` when the
+    /// model has no such structure.
+    fn blocks(&self) -> Option<&dyn Blocks> {
+        None
+    }
 }
 
-/// Any classification model the experiment runner can build, as one module type.
-#[derive(Module, Debug)]
-#[allow(clippy::large_enum_variant)] // one model per run: the size does not matter
-pub enum Model {
-    /// A multilayer perceptron.
-    Mlp(Mlp),
-    /// A small convolutional network.
-    ConvNet(ConvNet),
+/// A model seen as a chain of blocks on flat features: block 0 reads the (real) model input,
+/// block `i` reads block `i - 1`'s output, and the last block gives the model's output. Local
+/// learning rules detach between blocks and train each on its own loss.
+pub trait Blocks {
+    /// Number of blocks, the output block included.
+    fn block_count(&self) -> usize;
+
+    /// Block `index` applied to its input.
+    ///
+    /// # Shapes
+    /// - input: `[batch, block_input_width(index)]`
+    /// - output: `[batch, block_width(index)]`
+    fn block_forward(&self, index: usize, input: Tensor<2>) -> Tensor<2>;
+
+    /// Width of block `index`'s input.
+    fn block_input_width(&self, index: usize) -> usize;
+
+    /// Width of block `index`'s output.
+    fn block_width(&self, index: usize) -> usize;
 }
 
-impl Classifier for Model {
-    fn logits(&self, input: Tensor<2>) -> Tensor<2> {
-        match self {
-            Model::Mlp(m) => m.logits(input),
-            Model::ConvNet(m) => m.logits(input),
+/// A model's config: checked without data at load time, built once the data fixes the input
+/// and output shapes.
+pub trait ModelSpec {
+    /// The model it builds.
+    type Model;
+
+    /// Checks what can be checked without data (activation names, positive widths).
+    fn validate(&self) -> Result<(), NnError>;
+
+    /// Builds the model for `io` on `device`.
+    fn build(&self, io: &ModelIo, device: &Device) -> Result<Self::Model, NnError>;
+}
+
+/// Declares the registry: one line per model, `file_name => Model(Config)`. The line declares
+/// the module `file_name.rs`, re-exports its model and config, and registers it under the name
+/// `file_name` (the model's type name in snake case).
+macro_rules! models {
+    ($($file:ident => $model:ident($config:ident)),* $(,)?) => {
+        $(mod $file; pub use $file::{$model, $config};)*
+
+        /// Any registered model, as one module type the runner trains and checkpoints.
+        #[derive(Module, Debug)]
+        #[allow(clippy::large_enum_variant)] // one model per run: the size does not matter
+        pub enum Model {
+            $(#[doc = concat!("`", stringify!($file), "`")] $model($model),)*
         }
+
+        /// The config of any registered model, as written in an experiment's `[model]` table.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum ModelConfig {
+            $(#[doc = concat!("`kind = \"", stringify!($file), "\"`")] $model($config),)*
+        }
+
+        impl ModelConfig {
+            /// Every registered name, in registry order.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($file)),*];
+
+            /// The model's registry name.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(ModelConfig::$model(_) => stringify!($file),)*
+                }
+            }
+
+            /// Checks what can be checked without data.
+            pub fn validate(&self) -> Result<(), NnError> {
+                match self {
+                    $(ModelConfig::$model(c) => c.validate(),)*
+                }
+            }
+
+            /// Builds the model for `io` on `device`.
+            pub fn build(&self, io: &ModelIo, device: &Device) -> Result<Model, NnError> {
+                match self {
+                    $(ModelConfig::$model(c) => Ok(Model::$model(c.build(io, device)?)),)*
+                }
+            }
+        }
+
+        impl Network for Model {
+            fn forward_input(&self, input: &ModelInput) -> Result<Tensor<2>, NnError> {
+                match self {
+                    $(Model::$model(m) => m.forward_input(input),)*
+                }
+            }
+
+            fn predicts_every_position(&self) -> bool {
+                match self {
+                    $(Model::$model(m) => m.predicts_every_position(),)*
+                }
+            }
+
+            fn blocks(&self) -> Option<&dyn Blocks> {
+                match self {
+                    $(Model::$model(m) => m.blocks(),)*
+                }
+            }
+        }
+    };
+}
+
+models! {
+    mlp => Mlp(MlpConfig),
+    conv_net => ConvNet(ConvNetConfig),
+    context_mlp => ContextMlp(ContextMlpConfig),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every registered name deserialises as a `kind`, and serde's name is the file name.
+    #[test]
+    fn registry_names_are_serde_kinds() {
+        for name in ModelConfig::NAMES {
+            let text = match *name {
+                "mlp" => "kind = \"mlp\"\nhidden = [4]".to_string(),
+                _ => format!("kind = \"{name}\""),
+            };
+            let config: ModelConfig =
+                toml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(config.name(), *name);
+        }
+    }
+
+    #[test]
+    fn unknown_kinds_and_keys_are_errors() {
+        let err = toml::from_str::<ModelConfig>("kind = \"resnet\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("resnet") && err.contains("conv_net"), "{err}");
+        let err = toml::from_str::<ModelConfig>("kind = \"mlp\"\nhidden = [4]\nwidht = 3")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("widht"), "{err}");
+    }
+
+    #[test]
+    fn a_model_refuses_the_wrong_input_kind_at_build_time() {
+        let device = Device::flex();
+        let io = ModelIo {
+            input: InputSpec::Tokens {
+                vocab: 5,
+                context: 3,
+            },
+            output: vec![5],
+        };
+        let config: ModelConfig = toml::from_str("kind = \"mlp\"\nhidden = [4]").unwrap();
+        let err = config.build(&io, &device).unwrap_err().to_string();
+        assert!(err.contains("mlp") && err.contains("real"), "{err}");
     }
 }

@@ -1,0 +1,325 @@
+//! The metric names an experiment reports and claims check.
+//!
+//! - Final metrics of a unit: `val_<m>` and `test_<m>` for each metric `m` its task evaluates
+//!   (`nonlin_learn::TaskKind::eval_metrics`), `train_<m>` for the means over the last epoch of
+//!   what the rule reports (`train_loss`, `train_accuracy`, a local rule's `train_loss_layer1`,
+//!   ...), and `steps`.
+//! - Resource figures, kept apart from the metrics (they are not reproducible bit for bit):
+//!   `params`, `wall_s`, `train_s`, `steps_per_s`, `samples_per_s` (`tokens_per_s` for language
+//!   models), `peak_rss_mb`.
+//! - Derived metrics, computed from a unit's logged series: `min(val_loss)`, `max(test_accuracy)`,
+//!   `argmin(val_loss)` and `argmax(test_accuracy)` (the step of the best value), and
+//!   `first_step(val_loss <= 0.1)` (the first logged step where the condition holds; NaN when it
+//!   never does, so a claim on it fails).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use nonlin_learn::TaskKind;
+
+use crate::metrics_log::MetricRecord;
+use crate::spec::Op;
+
+/// Resource figures every unit reports.
+pub const RESOURCES: &[&str] = &[
+    "params",
+    "wall_s",
+    "train_s",
+    "steps_per_s",
+    "samples_per_s",
+    "tokens_per_s",
+    "peak_rss_mb",
+];
+
+/// A metric name as written in an experiment file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricName {
+    /// A final metric (`test_accuracy`, `train_loss`, `steps`).
+    Final(String),
+    /// A resource figure (`peak_rss_mb`).
+    Resource(String),
+    /// A metric derived from a logged series.
+    Derived(Derived),
+}
+
+/// A metric derived from a unit's logged series of `metric` (`val_loss`, `train_loss`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Derived {
+    Min(String),
+    Max(String),
+    ArgMin(String),
+    ArgMax(String),
+    /// The first logged step where `metric op value` holds.
+    FirstStep {
+        metric: String,
+        op: Op,
+        value: f64,
+    },
+}
+
+impl Derived {
+    /// The logged metric the series is of.
+    pub fn series(&self) -> &str {
+        match self {
+            Derived::Min(m) | Derived::Max(m) | Derived::ArgMin(m) | Derived::ArgMax(m) => m,
+            Derived::FirstStep { metric, .. } => metric,
+        }
+    }
+
+    /// Computes the value from the unit's records (NaN when the series is empty, or for
+    /// `first_step` when the condition never holds).
+    pub fn compute(&self, records: &[MetricRecord], arm: &str, seed: u64) -> f64 {
+        let (split, name) = split_metric(self.series()).expect("checked when parsed");
+        let mut points: BTreeMap<u64, f64> = BTreeMap::new();
+        for r in records {
+            if r.arm == arm
+                && r.seed == seed
+                && r.split == split
+                && let Some(&v) = r.values.get(name)
+            {
+                points.insert(r.step, v);
+            }
+        }
+        let best = |better: fn(f64, f64) -> bool| {
+            points
+                .iter()
+                .filter(|(_, v)| !v.is_nan())
+                .fold(None::<(u64, f64)>, |acc, (&s, &v)| match acc {
+                    Some((_, b)) if !better(v, b) => acc,
+                    _ => Some((s, v)),
+                })
+        };
+        match self {
+            Derived::Min(_) => best(|v, b| v < b).map_or(f64::NAN, |(_, v)| v),
+            Derived::Max(_) => best(|v, b| v > b).map_or(f64::NAN, |(_, v)| v),
+            Derived::ArgMin(_) => best(|v, b| v < b).map_or(f64::NAN, |(s, _)| s as f64),
+            Derived::ArgMax(_) => best(|v, b| v > b).map_or(f64::NAN, |(s, _)| s as f64),
+            Derived::FirstStep { op, value, .. } => points
+                .iter()
+                .find(|(_, v)| op.holds(**v - value, 0.0))
+                .map_or(f64::NAN, |(&s, _)| s as f64),
+        }
+    }
+}
+
+/// `val_loss` -> (`val`, `loss`); the split prefixes of logged series.
+fn split_metric(name: &str) -> Option<(&str, &str)> {
+    ["train", "val", "test"]
+        .into_iter()
+        .find_map(|split| {
+            name.strip_prefix(split)?
+                .strip_prefix('_')
+                .map(|m| (split, m))
+        })
+        .filter(|(_, m)| !m.is_empty())
+}
+
+impl fmt::Display for Derived {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Derived::Min(m) => write!(f, "min({m})"),
+            Derived::Max(m) => write!(f, "max({m})"),
+            Derived::ArgMin(m) => write!(f, "argmin({m})"),
+            Derived::ArgMax(m) => write!(f, "argmax({m})"),
+            Derived::FirstStep { metric, op, value } => {
+                write!(f, "first_step({metric} {op} {value})")
+            }
+        }
+    }
+}
+
+impl fmt::Display for MetricName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetricName::Final(m) | MetricName::Resource(m) => f.write_str(m),
+            MetricName::Derived(d) => d.fmt(f),
+        }
+    }
+}
+
+/// Why a metric name is not one the task reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownMetric(pub String);
+
+impl MetricName {
+    /// Parses and checks `text` against what a task of `kind` reports.
+    pub fn parse(text: &str, kind: TaskKind) -> Result<Self, UnknownMetric> {
+        let text = text.trim();
+        if RESOURCES.contains(&text) {
+            return Ok(MetricName::Resource(text.to_string()));
+        }
+        if let Some((func, inner)) = text
+            .strip_suffix(')')
+            .and_then(|t| t.split_once('('))
+            .map(|(f, i)| (f.trim(), i.trim()))
+        {
+            let series = |name: &str| -> Result<String, UnknownMetric> {
+                match split_metric(name) {
+                    Some(("train", _)) => Ok(name.to_string()),
+                    Some((_, m)) if kind.eval_metrics().contains(&m) => Ok(name.to_string()),
+                    _ => Err(UnknownMetric(format!(
+                        "`{name}` is not a logged series; series are train_<metric> and val_/test_ one of {}",
+                        kind.eval_metrics().join(", ")
+                    ))),
+                }
+            };
+            let derived = match func {
+                "min" => Derived::Min(series(inner)?),
+                "max" => Derived::Max(series(inner)?),
+                "argmin" => Derived::ArgMin(series(inner)?),
+                "argmax" => Derived::ArgMax(series(inner)?),
+                "first_step" => {
+                    let (metric, op, value) = parse_condition(inner)?;
+                    Derived::FirstStep {
+                        metric: series(metric)?,
+                        op,
+                        value,
+                    }
+                }
+                other => {
+                    return Err(UnknownMetric(format!(
+                        "unknown function `{other}`; known: min, max, argmin, argmax, first_step"
+                    )));
+                }
+            };
+            return Ok(MetricName::Derived(derived));
+        }
+        if text == "steps" {
+            return Ok(MetricName::Final(text.to_string()));
+        }
+        match split_metric(text) {
+            Some(("train", _)) => Ok(MetricName::Final(text.to_string())),
+            Some((_, m)) if kind.eval_metrics().contains(&m) => {
+                Ok(MetricName::Final(text.to_string()))
+            }
+            _ => Err(UnknownMetric(format!(
+                "unknown metric `{text}`; this {kind:?} task reports val_/test_ one of {}, train_<metric>, steps, the resources {}, and min(..), max(..), argmin(..), argmax(..), first_step(.. <= v)",
+                kind.eval_metrics().join(", "),
+                RESOURCES.join(", ")
+            ))),
+        }
+    }
+
+    /// The name as results store it (canonical spacing for derived metrics).
+    pub fn key(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// `val_loss <= 0.1` -> (`val_loss`, `<=`, 0.1).
+fn parse_condition(text: &str) -> Result<(&str, Op, f64), UnknownMetric> {
+    for (symbol, op) in [
+        ("<=", Op::AtMost),
+        (">=", Op::AtLeast),
+        ("<", Op::Below),
+        (">", Op::Above),
+    ] {
+        if let Some((metric, value)) = text.split_once(symbol) {
+            let value: f64 = value.trim().parse().map_err(|_| {
+                UnknownMetric(format!("`{text}`: `{}` is not a number", value.trim()))
+            })?;
+            if !value.is_finite() {
+                return Err(UnknownMetric(format!(
+                    "`{text}`: the threshold must be finite"
+                )));
+            }
+            return Ok((metric.trim(), op, value));
+        }
+    }
+    Err(UnknownMetric(format!(
+        "`{text}`: expected a condition such as `val_loss <= 0.1`"
+    )))
+}
+
+impl FromStr for Op {
+    type Err = UnknownMetric;
+
+    fn from_str(text: &str) -> Result<Self, UnknownMetric> {
+        Ok(match text {
+            ">=" => Op::AtLeast,
+            ">" => Op::Above,
+            "<=" => Op::AtMost,
+            "<" => Op::Below,
+            "~=" => Op::About,
+            other => return Err(UnknownMetric(format!("unknown comparison `{other}`"))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(step: u64, split: &str, loss: f64) -> MetricRecord {
+        MetricRecord {
+            arm: "a".into(),
+            seed: 0,
+            epoch: 0,
+            step,
+            split: split.into(),
+            values: BTreeMap::from([("loss".to_string(), loss)]),
+        }
+    }
+
+    #[test]
+    fn parses_and_checks_names() {
+        let k = TaskKind::Classification;
+        assert_eq!(
+            MetricName::parse("test_accuracy", k).unwrap(),
+            MetricName::Final("test_accuracy".into())
+        );
+        assert!(MetricName::parse("train_loss_layer2", k).is_ok());
+        assert!(MetricName::parse("steps", k).is_ok());
+        assert_eq!(
+            MetricName::parse("peak_rss_mb", k).unwrap(),
+            MetricName::Resource("peak_rss_mb".into())
+        );
+        let d = MetricName::parse("first_step( val_loss<=0.1 )", k).unwrap();
+        assert_eq!(d.key(), "first_step(val_loss <= 0.1)");
+        assert_eq!(
+            MetricName::parse("argmax(test_accuracy)", k).unwrap().key(),
+            "argmax(test_accuracy)"
+        );
+        for bad in [
+            "test_acc",
+            "test_",
+            "accuracy",
+            "test_rel_l2",
+            "median(val_loss)",
+            "max(steps)",
+            "first_step(val_loss = 1)",
+            "first_step(val_loss <= x)",
+            "first_step(val_loss <= inf)",
+        ] {
+            assert!(MetricName::parse(bad, k).is_err(), "{bad}");
+        }
+        assert!(MetricName::parse("test_rel_l2", TaskKind::Regression).is_ok());
+        assert!(MetricName::parse("test_bpc", TaskKind::LanguageModel).is_ok());
+    }
+
+    #[test]
+    fn derived_values_by_hand() {
+        // val loss 0.5 @10, 0.2 @20, 0.3 @30, NaN @40; a train record that must be ignored
+        let records = vec![
+            record(10, "val", 0.5),
+            record(20, "val", 0.2),
+            record(30, "val", 0.3),
+            record(40, "val", f64::NAN),
+            record(15, "train", 0.01),
+        ];
+        let d = |t: &str| match MetricName::parse(t, TaskKind::Classification).unwrap() {
+            MetricName::Derived(d) => d.compute(&records, "a", 0),
+            _ => unreachable!(),
+        };
+        assert_eq!(d("min(val_loss)"), 0.2);
+        assert_eq!(d("argmin(val_loss)"), 20.0);
+        assert_eq!(d("max(val_loss)"), 0.5);
+        assert_eq!(d("argmax(val_loss)"), 10.0);
+        assert_eq!(d("first_step(val_loss <= 0.3)"), 20.0);
+        assert_eq!(d("first_step(val_loss < 0.2)").is_nan(), true);
+        assert_eq!(d("first_step(val_loss >= 0.5)"), 10.0);
+        assert!(d("min(test_loss)").is_nan());
+        assert_eq!(d("min(train_loss)"), 0.01);
+    }
+}

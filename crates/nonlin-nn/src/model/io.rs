@@ -1,0 +1,107 @@
+//! What a model reads and writes: the shape of its inputs and outputs as data describes them
+//! ([`ModelIo`], known before the model is built and stored with every trained model), and the
+//! input tensors themselves ([`ModelInput`]).
+
+use burn::tensor::{Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::NnError;
+
+/// The kind and shape of a model's input, per sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InputSpec {
+    /// Real values laid out in `shape` (`[64]`, `[1, 28, 28]`), fed flat as `[batch, prod(shape)]`.
+    Real { shape: Vec<usize> },
+    /// `context` token ids below `vocab`, fed as `[batch, context]`.
+    Tokens { vocab: usize, context: usize },
+}
+
+impl InputSpec {
+    /// Values per sample of a real input; `None` for tokens.
+    pub fn real_len(&self) -> Option<usize> {
+        match self {
+            InputSpec::Real { shape } => Some(shape.iter().product()),
+            InputSpec::Tokens { .. } => None,
+        }
+    }
+}
+
+/// What a model is built for: its input and the shape of one output row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelIo {
+    pub input: InputSpec,
+    /// Shape of one prediction: `[classes]`, `[targets]`, `[vocab]`, `[channels, height, width]`.
+    pub output: Vec<usize>,
+}
+
+impl ModelIo {
+    /// Values per output row: the product of `output`.
+    pub fn output_width(&self) -> usize {
+        self.output.iter().product()
+    }
+
+    /// The real input's sample shape, or an error naming `model` for other inputs.
+    pub fn real_input(&self, model: &str) -> Result<&[usize], NnError> {
+        match &self.input {
+            InputSpec::Real { shape } => Ok(shape),
+            other => Err(NnError::BadConfig(format!(
+                "{model} reads real-valued samples, but this task feeds it {other:?}"
+            ))),
+        }
+    }
+
+    /// The token input's `(vocab, context)`, or an error naming `model` for other inputs.
+    pub fn token_input(&self, model: &str) -> Result<(usize, usize), NnError> {
+        match self.input {
+            InputSpec::Tokens { vocab, context } => Ok((vocab, context)),
+            ref other => Err(NnError::BadConfig(format!(
+                "{model} reads token sequences, but this task feeds it {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A batch of model inputs on a device.
+#[derive(Debug, Clone)]
+pub enum ModelInput {
+    /// `[batch, features]`, each sample flattened row-major from its [`InputSpec::Real`] shape.
+    Real(Tensor<2>),
+    /// `[batch, context]` token ids.
+    Tokens(Tensor<2, Int>),
+}
+
+impl ModelInput {
+    /// Number of samples.
+    pub fn batch_size(&self) -> usize {
+        match self {
+            ModelInput::Real(x) => x.dims()[0],
+            ModelInput::Tokens(t) => t.dims()[0],
+        }
+    }
+
+    /// The real input, or an error naming `model`.
+    pub fn real(&self, model: &'static str) -> Result<Tensor<2>, NnError> {
+        match self {
+            ModelInput::Real(x) => Ok(x.clone()),
+            ModelInput::Tokens(t) => Err(NnError::Shape {
+                block: model,
+                expected: "real-valued features".into(),
+                found: t.dims().to_vec(),
+            }),
+        }
+    }
+
+    /// The token input, or an error naming `model`.
+    pub fn tokens(&self, model: &'static str) -> Result<Tensor<2, Int>, NnError> {
+        match self {
+            ModelInput::Tokens(t) => Ok(t.clone()),
+            ModelInput::Real(x) => Err(NnError::Shape {
+                block: model,
+                expected: "token ids".into(),
+                found: x.dims().to_vec(),
+            }),
+        }
+    }
+}
