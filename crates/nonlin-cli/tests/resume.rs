@@ -1,5 +1,7 @@
 //! A run killed with SIGKILL mid-way and resumed with `--resume` ends with exactly the metrics of
-//! an uninterrupted run.
+//! an uninterrupted run: with backprop at epoch boundaries, and with a rule that owns a module
+//! (Mono-Forward's projection matrices) on a model that draws noise (dropout), checkpointed in
+//! the middle of an epoch.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -43,6 +45,127 @@ fn epochs_done(run: &Path) -> usize {
         .flatten()
         .map(|m| m.epochs_done)
         .unwrap_or(0)
+}
+
+/// Runs `spec` into `whole`, and into `cut` killed with SIGKILL once `ready` holds for its
+/// checkpoint, then resumed; returns the two summaries.
+fn kill_and_resume(
+    spec: &Path,
+    whole: &Path,
+    cut: &Path,
+    ready: impl Fn(&nonlin::lab::checkpoint::CheckpointMeta) -> bool,
+) -> (Summary, Summary) {
+    assert!(
+        nonlin()
+            .arg("run")
+            .arg(spec)
+            .arg("--out")
+            .arg(whole)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut child = nonlin()
+        .arg("run")
+        .arg(spec)
+        .arg("--out")
+        .arg(cut)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let unit = cut.join("checkpoints/base-seed5");
+    while !read_meta(&unit).ok().flatten().is_some_and(|m| ready(&m)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix: no chance to clean up
+    child.wait().unwrap();
+    let meta = read_meta(&unit).unwrap().unwrap();
+    assert!(!meta.finished, "killed too late: {meta:?}");
+    assert!(!cut.join("summary.json").exists());
+    assert!(
+        nonlin()
+            .args(["run", "--resume", "--out"])
+            .arg(cut)
+            .status()
+            .unwrap()
+            .success()
+    );
+    (Summary::read(whole).unwrap(), Summary::read(cut).unwrap())
+}
+
+const LOCAL_RULE: &str = r#"
+name = "resumable-local"
+seeds = [5]
+[data]
+dataset = "digits"
+[model]
+kind = "mlp"
+hidden = [128, 128]
+dropout = 0.2
+[rule]
+kind = "mono_forward"
+epochs_per_layer = 1
+[optimizer]
+kind = "adam"
+[train]
+lr = 1e-3
+steps = 1200
+batch_size = 8
+log_every = 20
+eval_every = 250
+checkpoint_every = 0
+checkpoint_every_steps = 40
+"#;
+
+#[test]
+fn a_rule_with_its_own_module_and_noise_resumes_mid_epoch_to_the_same_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("local.toml");
+    std::fs::write(&spec, LOCAL_RULE).unwrap();
+    let (whole, cut) = kill_and_resume(
+        &spec,
+        &tmp.path().join("whole"),
+        &tmp.path().join("cut"),
+        // mid-epoch (169 steps per epoch), after Mono-Forward's first phase
+        |m| m.step >= 200 && m.batches_done > 0,
+    );
+    let meta = read_meta(&tmp.path().join("cut/checkpoints/base-seed5"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta.rule_modules.len(), 1, "the projections are checkpointed");
+    assert_eq!(
+        whole.units, cut.units,
+        "resumed run must end with the same metrics, bit for bit"
+    );
+    // The rule predicted (not the untrained output layer): far above chance.
+    assert!(whole.units[0].metrics["test_accuracy"] > 0.8, "{:?}", whole.units);
+    // The noise matters: the same run without dropout ends elsewhere, so the equality above
+    // covers restoring the noise.
+    let plain = tmp.path().join("plain");
+    let no_dropout = tmp.path().join("plain.toml");
+    std::fs::write(&no_dropout, LOCAL_RULE.replace("dropout = 0.2", "")).unwrap();
+    assert!(
+        nonlin()
+            .arg("run")
+            .arg(&no_dropout)
+            .arg("--out")
+            .arg(&plain)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_ne!(Summary::read(&plain).unwrap().units, whole.units);
+    let records = read_jsonl(&tmp.path().join("cut/metrics.jsonl")).unwrap();
+    let keys: BTreeSet<(u64, String)> = records.iter().map(|r| (r.step, r.split.clone())).collect();
+    assert_eq!(keys.len(), records.len(), "duplicate records after resume");
 }
 
 #[test]

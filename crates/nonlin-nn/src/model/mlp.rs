@@ -2,7 +2,7 @@
 //! layer. `phi` is any registered activation, chosen by name.
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,13 @@ pub struct MlpConfig {
     /// Whether the layers have biases.
     #[serde(default = "yes")]
     pub bias: bool,
+    /// Dropout probability after every hidden activation during training (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropout: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn relu() -> String {
@@ -36,6 +43,7 @@ fn yes() -> bool {
 pub struct Mlp {
     layers: Vec<Linear>,
     activations: Vec<Activation>,
+    dropout: Option<Dropout>,
 }
 
 impl MlpConfig {
@@ -45,7 +53,14 @@ impl MlpConfig {
             hidden,
             activation: relu(),
             bias: true,
+            dropout: 0.0,
         }
+    }
+
+    /// Sets the dropout probability.
+    pub fn with_dropout(mut self, dropout: f64) -> Self {
+        self.dropout = dropout;
+        self
     }
 
     /// Sets the activation spec.
@@ -69,6 +84,7 @@ impl MlpConfig {
                 self.hidden
             )));
         }
+        check_dropout(self.dropout)?;
         let spec: ActivationSpec = self.activation.parse()?;
         let mut widths = vec![input];
         widths.extend(&self.hidden);
@@ -89,6 +105,7 @@ impl MlpConfig {
         Ok(Mlp {
             layers,
             activations,
+            dropout: (self.dropout > 0.0).then(|| DropoutConfig::new(self.dropout).init()),
         })
     }
 }
@@ -103,12 +120,23 @@ impl ModelSpec for MlpConfig {
                 self.hidden
             )));
         }
+        check_dropout(self.dropout)?;
         crate::activation::validate(&self.activation)
     }
 
     fn build(&self, io: &ModelIo, device: &Device) -> Result<Mlp, NnError> {
         let input: usize = io.real_input("mlp")?.iter().product();
         self.init(input, io.output_width(), device)
+    }
+}
+
+fn check_dropout(p: f64) -> Result<(), NnError> {
+    if (0.0..1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(NnError::BadConfig(format!(
+            "mlp dropout must be in [0, 1), got {p}"
+        )))
     }
 }
 
@@ -131,6 +159,9 @@ impl Mlp {
         for (layer, act) in self.layers.iter().zip(&self.activations) {
             x = act.forward(layer.forward(x));
             hidden.push(x.clone());
+            if let Some(dropout) = &self.dropout {
+                x = dropout.forward(x);
+            }
         }
         let last = self.layers.last().expect("an mlp has at least one layer");
         (last.forward(x), hidden)
@@ -170,9 +201,10 @@ impl Blocks for Mlp {
 
     fn block_forward(&self, index: usize, input: Tensor<2>) -> Tensor<2> {
         let out = self.layers[index].forward(input);
-        match self.activations.get(index) {
-            Some(act) => act.forward(out),
-            None => out,
+        match (self.activations.get(index), &self.dropout) {
+            (Some(act), Some(dropout)) => dropout.forward(act.forward(out)),
+            (Some(act), None) => act.forward(out),
+            (None, _) => out,
         }
     }
 
@@ -259,5 +291,26 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("nope"));
         assert!(MlpConfig::new(vec![4]).with_activation("nope").validate().is_err());
+        for p in [-0.1, 1.0, f64::NAN] {
+            assert!(MlpConfig::new(vec![4]).with_dropout(p).validate().is_err(), "{p}");
+        }
+    }
+
+    /// Dropout acts in training (on an autodiff device) and not in inference (`valid()`).
+    #[test]
+    fn dropout_only_while_training() {
+        let device = Device::flex().autodiff();
+        let mlp = MlpConfig::new(vec![64])
+            .with_dropout(0.5)
+            .init(8, 2, &device)
+            .unwrap();
+        let x = Tensor::<2>::ones([4, 8], &device);
+        let a = mlp.forward(x.clone()).into_data();
+        let b = mlp.forward(x.clone()).into_data();
+        assert_ne!(a, b, "two training passes should drop different units");
+        let eval = mlp.valid();
+        let c = eval.forward(x.clone()).into_data();
+        let d = eval.forward(x).into_data();
+        assert_eq!(c, d);
     }
 }
