@@ -140,13 +140,21 @@ fn a_rule_with_its_own_module_and_noise_resumes_mid_epoch_to_the_same_metrics() 
     let meta = read_meta(&tmp.path().join("cut/checkpoints/base-seed5"))
         .unwrap()
         .unwrap();
-    assert_eq!(meta.rule_modules.len(), 1, "the projections are checkpointed");
+    assert_eq!(
+        meta.rule_modules.len(),
+        1,
+        "the projections are checkpointed"
+    );
     assert_eq!(
         whole.units, cut.units,
         "resumed run must end with the same metrics, bit for bit"
     );
     // The rule predicted (not the untrained output layer): far above chance.
-    assert!(whole.units[0].metrics["test_accuracy"] > 0.8, "{:?}", whole.units);
+    assert!(
+        whole.units[0].metrics["test_accuracy"] > 0.8,
+        "{:?}",
+        whole.units
+    );
     // The noise matters: the same run without dropout ends elsewhere, so the equality above
     // covers restoring the noise.
     let plain = tmp.path().join("plain");

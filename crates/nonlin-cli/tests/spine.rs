@@ -36,7 +36,9 @@ fn fails(cmd: &mut Command) -> (i32, String) {
 }
 
 fn experiment(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../experiments")
+        .join(name)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -126,7 +128,11 @@ value = 2000
         .filter(|r| r.split == "test")
         .map(|r| r.step)
         .collect();
-    assert_eq!(eval_steps, vec![10, 20, 22, 30], "every 10 steps, the epoch end, the end");
+    assert_eq!(
+        eval_steps,
+        vec![10, 20, 22, 30],
+        "every 10 steps, the epoch end, the end"
+    );
     let best = m["argmax(test_accuracy)"];
     assert!(eval_steps.contains(&(best as u64)), "{best}");
     let first = m["first_step(test_accuracy >= 0.5)"];
@@ -138,16 +144,31 @@ value = 2000
             .values["accuracy"]
     };
     assert!(acc_at(first as u64) >= 0.5);
-    assert!(eval_steps.iter().filter(|&&s| s < first as u64).all(|&s| acc_at(s) < 0.5));
+    assert!(
+        eval_steps
+            .iter()
+            .filter(|&&s| s < first as u64)
+            .all(|&s| acc_at(s) < 0.5)
+    );
     assert!(summary.all_claims_pass(), "{:?}", summary.claims);
     let r = &summary.resources[0].values;
-    for key in ["params", "wall_s", "train_s", "steps_per_s", "samples_per_s", "peak_rss_mb"] {
+    for key in [
+        "params",
+        "wall_s",
+        "train_s",
+        "steps_per_s",
+        "samples_per_s",
+        "peak_rss_mb",
+    ] {
         assert!(r[key].is_finite() && r[key] > 0.0, "{key}: {r:?}");
     }
     // 64*32+32 + 32*10+10 = 2410 parameters
     assert_eq!(r["params"], 2410.0);
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("## Resources") && report.contains("peak_rss_mb"), "{report}");
+    assert!(
+        report.contains("## Resources") && report.contains("peak_rss_mb"),
+        "{report}"
+    );
 }
 
 /// `predict` reloads a trained classifier without its data and writes its logits; bad inputs
@@ -155,7 +176,11 @@ value = 2000
 #[test]
 fn predict_writes_the_model_outputs() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = write(tmp.path(), "d.toml", &DIGITS.replace("epochs = 2", "epochs = 10"));
+    let spec = write(
+        tmp.path(),
+        "d.toml",
+        &DIGITS.replace("epochs = 2", "epochs = 10"),
+    );
     let run = tmp.path().join("run");
     run_ok(nonlin().arg("run").arg(&spec).arg("--out").arg(&run));
     let digits = nonlin::data::load_digits().unwrap();
@@ -201,13 +226,32 @@ fn predict_writes_the_model_outputs() {
     // Wrong width, NaN, unknown arm.
     let bad = tmp.path().join("bad.npy");
     write_npy_f32(&bad, &[2, 3], &[0.0; 6]).unwrap();
-    let (code, err) = fails(nonlin().arg("predict").arg(&run).arg("--input").arg(&bad).arg("--output").arg(&y2));
+    let (code, err) = fails(
+        nonlin()
+            .arg("predict")
+            .arg(&run)
+            .arg("--input")
+            .arg(&bad)
+            .arg("--output")
+            .arg(&y2),
+    );
     assert_eq!(code, 2);
-    assert!(err.contains("bad.npy") && err.contains("64 values"), "{err}");
+    assert!(
+        err.contains("bad.npy") && err.contains("64 values"),
+        "{err}"
+    );
     let mut nan = batch.x[..64].to_vec();
     nan[5] = f32::NAN;
     write_npy_f32(&bad, &[1, 64], &nan).unwrap();
-    let (_, err) = fails(nonlin().arg("predict").arg(&run).arg("--input").arg(&bad).arg("--output").arg(&y2));
+    let (_, err) = fails(
+        nonlin()
+            .arg("predict")
+            .arg(&run)
+            .arg("--input")
+            .arg(&bad)
+            .arg("--output")
+            .arg(&y2),
+    );
     assert!(err.contains("not finite"), "{err}");
     let (_, err) = fails(
         nonlin()
@@ -253,12 +297,9 @@ fn language_model_trains_reports_the_bigram_and_generates() {
     assert!(report.contains("test_bigram_loss"), "{report}");
 
     let sample = |seed: &str| {
-        let out = run_ok(
-            nonlin()
-                .arg("generate")
-                .arg(&out)
-                .args(["--prompt", "ROMEO:", "--tokens", "40", "--top-k", "5", "--seed", seed]),
-        );
+        let out = run_ok(nonlin().arg("generate").arg(&out).args([
+            "--prompt", "ROMEO:", "--tokens", "40", "--top-k", "5", "--seed", seed,
+        ]));
         String::from_utf8(out.stdout).unwrap()
     };
     let a = sample("1");
@@ -277,7 +318,9 @@ fn language_model_trains_reports_the_bigram_and_generates() {
 fn user_files_and_imported_weights() {
     let tmp = tempfile::tempdir().unwrap();
     // y = x0 - 2 x1 on 200 points
-    let xs: Vec<f32> = (0..400).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+    let xs: Vec<f32> = (0..400)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
     let ys: Vec<f32> = xs.chunks(2).map(|p| p[0] - 2.0 * p[1]).collect();
     write_npy_f32(&tmp.path().join("x.npy"), &[200, 2], &xs).unwrap();
     write_npy_f32(&tmp.path().join("y.npy"), &[200], &ys).unwrap();
@@ -320,20 +363,38 @@ batch_size = 16
     let spec2 = write(
         tmp.path(),
         "files2.toml",
-        &(std::fs::read_to_string(&spec).unwrap().replace("lr = 0.05", "lr = 1e-9").replace("epochs = 40", "epochs = 1") + &init),
+        &(std::fs::read_to_string(&spec)
+            .unwrap()
+            .replace("lr = 0.05", "lr = 1e-9")
+            .replace("epochs = 40", "epochs = 1")
+            + &init),
     );
     let second = tmp.path().join("second");
     run_ok(nonlin().arg("run").arg(&spec2).arg("--out").arg(&second));
     let b = Summary::read(&second).unwrap();
-    let (ea, eb) = (a.units[0].metrics["test_mse"], b.units[0].metrics["test_mse"]);
-    assert!((ea - eb).abs() < 1e-6 * (1.0 + ea), "imported model starts where the first ended: {ea} vs {eb}");
+    let (ea, eb) = (
+        a.units[0].metrics["test_mse"],
+        b.units[0].metrics["test_mse"],
+    );
+    assert!(
+        (ea - eb).abs() < 1e-6 * (1.0 + ea),
+        "imported model starts where the first ended: {ea} vs {eb}"
+    );
     // A name map that loses the names is a clear error, before the run folder exists.
     let bad = write(
         tmp.path(),
         "bad.toml",
-        &std::fs::read_to_string(&spec2).unwrap().replace("\"Mlp.layers.\"]", "\"blocks.\"]"),
+        &std::fs::read_to_string(&spec2)
+            .unwrap()
+            .replace("\"Mlp.layers.\"]", "\"blocks.\"]"),
     );
-    let (code, err) = fails(nonlin().arg("run").arg(&bad).arg("--out").arg(tmp.path().join("never")));
+    let (code, err) = fails(
+        nonlin()
+            .arg("run")
+            .arg(&bad)
+            .arg("--out")
+            .arg(tmp.path().join("never")),
+    );
     assert_eq!(code, 2);
     assert!(err.contains("missing"), "{err}");
     assert!(!tmp.path().join("never").exists());
@@ -374,7 +435,10 @@ fn bad_configs_fail_before_the_run_folder_exists() {
     let conv = conv_on_points.display().to_string();
     for (overrides, says) in [
         (vec!["data.test_fraction=0.0001"], "test split"),
-        (vec!["data.test_fraction=0.7", "data.validation=0.3"], "train split"),
+        (
+            vec!["data.test_fraction=0.7", "data.validation=0.3"],
+            "train split",
+        ),
         (vec![conv.as_str()], "conv_net"),
     ] {
         let (code, err) = fails(nonlin().arg("run").args(&overrides).arg("--out").arg(&out));
@@ -415,7 +479,12 @@ fn reproduce_goes_on_after_a_paper_fails() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    let row = |slug: &str| stdout.lines().find(|l| l.starts_with(slug)).unwrap_or_else(|| panic!("{slug}: {stdout}"));
+    let row = |slug: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(slug))
+            .unwrap_or_else(|| panic!("{slug}: {stdout}"))
+    };
     assert!(row("a_broken").contains("ERROR"), "{stdout}");
     assert!(row("b_fine").contains("PASS"), "{stdout}");
     assert!(stdout.contains("1 paper(s) could not run"), "{stdout}");

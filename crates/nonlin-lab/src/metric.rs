@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(d("max(val_loss)"), 0.5);
         assert_eq!(d("argmax(val_loss)"), 10.0);
         assert_eq!(d("first_step(val_loss <= 0.3)"), 20.0);
-        assert_eq!(d("first_step(val_loss < 0.2)").is_nan(), true);
+        assert!(d("first_step(val_loss < 0.2)").is_nan());
         assert_eq!(d("first_step(val_loss >= 0.5)"), 10.0);
         assert!(d("min(test_loss)").is_nan());
         assert_eq!(d("min(train_loss)"), 0.01);

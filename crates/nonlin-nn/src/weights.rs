@@ -266,6 +266,43 @@ mod tests {
                 "Mlp.layers.1.bias"
             ]
         );
+        // The names docs/architecture.md lists for the other models.
+        let names = |config: &str, io: &ModelIo| -> Vec<String> {
+            let config: ModelConfig = toml::from_str(config).unwrap();
+            param_paths(&config.build(io, &device).unwrap())
+                .into_iter()
+                .map(|p| p.path)
+                .collect()
+        };
+        let image = ModelIo {
+            input: InputSpec::Real {
+                shape: vec![1, 8, 8],
+            },
+            output: vec![10],
+        };
+        assert_eq!(
+            names("kind = \"conv_net\"\nactivation = \"prelu\"", &image),
+            [
+                "ConvNet.convs.0.weight",
+                "ConvNet.convs.0.bias",
+                "ConvNet.convs.1.weight",
+                "ConvNet.convs.1.bias",
+                "ConvNet.activations.0.Prelu.slope",
+                "ConvNet.activations.1.Prelu.slope",
+                "ConvNet.head.weight",
+                "ConvNet.head.bias"
+            ]
+        );
+        let tokens = ModelIo {
+            input: InputSpec::Tokens {
+                vocab: 5,
+                context: 3,
+            },
+            output: vec![5],
+        };
+        let lm = names("kind = \"context_mlp\"\nhidden = [4]", &tokens);
+        assert_eq!(lm[0], "ContextMlp.embedding.weight");
+        assert_eq!(lm[1], "ContextMlp.mlp.layers.0.weight");
     }
 
     /// A file with other names (as another framework writes them) loads through a rename map,

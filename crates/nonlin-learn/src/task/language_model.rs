@@ -220,3 +220,164 @@ impl Task for LanguageModel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// Tokens 0..12 of a vocabulary of 12: train 0..8, test 8..12 ... a corpus where every
+    /// position is its own id, so windows and targets can be read off.
+    fn task(context: usize, eval_tokens: Option<usize>) -> LanguageModel {
+        let text: String = "abcdefghijkl".into();
+        let vocab = Vocab::chars_of(&text);
+        let tokens = vocab.encode(&text).unwrap();
+        let splits = TextSplits {
+            train: tokens[..8].to_vec(),
+            validation: None,
+            test: tokens[4..12].to_vec(),
+            vocab,
+        };
+        LanguageModel::new(splits, context, eval_tokens).unwrap()
+    }
+
+    #[test]
+    fn training_windows_and_next_tokens() {
+        let device = Device::flex();
+        let t = task(3, None);
+        // 8 training tokens, contexts of 3: starts 0..=4 (the target of start 4 is token 7)
+        assert_eq!(t.train_len(), 5);
+        let b = t.train_batch(&[4, 0], &device).unwrap();
+        let ModelInput::Tokens(x) = &b.input else {
+            panic!()
+        };
+        assert_eq!(
+            x.clone()
+                .into_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap(),
+            vec![4, 5, 6, 0, 1, 2]
+        );
+        let Target::NextTokens(y) = &b.target else {
+            panic!()
+        };
+        assert_eq!(
+            y.clone()
+                .into_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap(),
+            vec![5, 6, 7, 1, 2, 3]
+        );
+    }
+
+    /// Which inputs the evaluation feeds, for both kinds of model, and that the bigram is scored
+    /// on the same positions as the model.
+    #[test]
+    fn evaluation_windows_and_bigram_positions() {
+        let device = Device::flex();
+        // test tokens 4..12 (8 tokens)
+        for (every, eval_tokens, expected) in [
+            // next-token model: positions p in [3, 8) from the 3 before: starts 0..5
+            (
+                false,
+                None,
+                vec![
+                    vec![4, 5, 6],
+                    vec![5, 6, 7],
+                    vec![6, 7, 8],
+                    vec![7, 8, 9],
+                    vec![8, 9, 10],
+                ],
+            ),
+            (false, Some(2), vec![vec![4, 5, 6], vec![5, 6, 7]]),
+            // every-position model: non-overlapping windows needing s + 4 <= 8: starts 0, 3
+            (true, None, vec![vec![4, 5, 6], vec![7, 8, 9]]),
+            (true, Some(3), vec![vec![4, 5, 6]]),
+        ] {
+            let t = task(3, eval_tokens);
+            let seen = RefCell::new(Vec::new());
+            let mut predict = |input: &ModelInput| {
+                let x = input.tokens("t").unwrap();
+                let [b, c] = x.dims();
+                for row in x
+                    .into_data()
+                    .convert::<i64>()
+                    .try_to_vec::<i64>()
+                    .unwrap()
+                    .chunks(c)
+                {
+                    seen.borrow_mut().push(row.to_vec());
+                }
+                let rows = if every { b * c } else { b };
+                Ok(Tensor::<2>::zeros([rows, 12], &device))
+            };
+            let options = EvalOptions {
+                device: &device,
+                batch_size: 2,
+                every_position: every,
+            };
+            let m = t.evaluate(Split::Test, &mut predict, &options).unwrap();
+            assert_eq!(
+                *seen.borrow(),
+                expected,
+                "every {every}, eval_tokens {eval_tokens:?}"
+            );
+            // uniform logits over 12 tokens: loss ln 12
+            assert!((m["loss"] - 12f64.ln()).abs() < 1e-6, "{m:?}");
+            // The bigram fitted on 0..8 (each pair (k, k+1) once, add-one smoothing) gives
+            // p(k+1 | k) = 2 / 13 for k < 7 and 1 / 12 where k = 7 (no continuation seen, so
+            // uniform), and p = 1 / 12 from an unseen previous token.
+            let nll = |prev: usize, next: usize| -> f64 {
+                if prev < 7 && next == prev + 1 {
+                    -(2.0f64 / 13.0).ln()
+                } else if prev < 7 {
+                    -(1.0f64 / 13.0).ln()
+                } else {
+                    -(1.0f64 / 12.0).ln()
+                }
+            };
+            let mut pairs = Vec::new();
+            for w in &expected {
+                let last = *w.last().unwrap() as usize;
+                if every {
+                    for (k, &tok) in w.iter().enumerate() {
+                        pairs.push((
+                            tok as usize,
+                            if k + 1 < w.len() {
+                                w[k + 1] as usize
+                            } else {
+                                last + 1
+                            },
+                        ));
+                    }
+                } else {
+                    pairs.push((last, last + 1));
+                }
+            }
+            let want = pairs.iter().map(|&(a, b)| nll(a, b)).sum::<f64>() / pairs.len() as f64;
+            assert!(
+                (m["bigram_loss"] - want).abs() < 1e-9,
+                "{} vs {want}",
+                m["bigram_loss"]
+            );
+        }
+    }
+
+    #[test]
+    fn too_short_splits_and_zero_settings_are_errors() {
+        let vocab = Vocab::chars_of("ab");
+        let splits = |n: usize| TextSplits {
+            train: vec![0; n],
+            validation: None,
+            test: vec![1; 10],
+            vocab: vocab.clone(),
+        };
+        assert!(LanguageModel::new(splits(4), 4, None).is_err());
+        assert!(LanguageModel::new(splits(5), 4, None).is_ok());
+        assert!(LanguageModel::new(splits(10), 0, None).is_err());
+        assert!(LanguageModel::new(splits(10), 2, Some(0)).is_err());
+    }
+}

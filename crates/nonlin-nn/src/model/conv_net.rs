@@ -206,4 +206,25 @@ mod tests {
         let err = ConvNetConfig::default().build(&flat, &device).unwrap_err();
         assert!(err.to_string().contains("[channels, height, width]"), "{err}");
     }
+
+    /// Bug: a per-channel learnable activation after a convolution broadcast its parameters over
+    /// the last axis (width) instead of the channels. Here every stage's PReLU holds one slope per
+    /// channel (16 and 32), on inputs whose width (8) differs from both, and the forward pass
+    /// runs; a slope broadcast over width would fail to broadcast.
+    #[test]
+    fn per_channel_activations_follow_the_channels() {
+        let device = Device::flex();
+        let net = ConvNetConfig::default()
+            .with_activation("prelu(per_channel=1)")
+            .init([1, 8, 8], 10, &device)
+            .unwrap();
+        let slopes: Vec<usize> = crate::weights::param_paths(&net)
+            .into_iter()
+            .filter(|p| p.path.contains("slope"))
+            .map(|p| p.shape[0])
+            .collect();
+        assert_eq!(slopes, vec![16, 32]);
+        let out = net.forward(Tensor::ones([2, 1, 8, 8], &device));
+        assert_eq!(out.dims(), [2, 10]);
+    }
 }
