@@ -216,8 +216,10 @@ struct Unit<'a> {
 }
 
 /// Where a unit's training loop stands; all of it is saved in checkpoints.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct LoopState {
+    /// Draws each epoch's shuffle seed.
+    rng: Rng,
     step: u64,
     /// Epochs completed.
     epoch: usize,
@@ -232,6 +234,38 @@ struct LoopState {
     elapsed_before_s: f64,
     train_s: f64,
     units_trained: u64,
+}
+
+impl LoopState {
+    fn new(seed: u64) -> Self {
+        Self {
+            rng: Rng::seed(seed),
+            step: 0,
+            epoch: 0,
+            batches_done: 0,
+            epoch_seed: None,
+            window: Accumulator::default(),
+            epoch_train: Accumulator::default(),
+            last_eval: None,
+            elapsed_before_s: 0.0,
+            train_s: 0.0,
+            units_trained: 0,
+        }
+    }
+
+    /// Moves on to the next epoch.
+    fn finish_epoch(&mut self) {
+        self.epoch += 1;
+        self.batches_done = 0;
+        self.epoch_seed = None;
+    }
+}
+
+/// What a unit's checkpoints need besides the loop state.
+struct CheckpointContext<'a> {
+    dir: &'a Path,
+    config_hash: &'a str,
+    meter: &'a ResourceMeter,
 }
 
 /// Per-step reseeding of the engine's RNG: a rule's noise at step `t` is a function of the run
@@ -262,10 +296,9 @@ impl Unit<'_> {
         let meter = ResourceMeter::start();
 
         engine::seed(self.device, self.seed);
-        let mut rng = Rng::seed(self.seed);
         let mut model = build_model(self.config, task, self.device)?;
         let mut rule = build_rule(self.config, &model, task, self.device)?;
-        let mut state = LoopState::default();
+        let mut state = LoopState::new(self.seed);
 
         if resume && let Some(meta) = checkpoint::read_meta(&ckpt_dir)? {
             if meta.config_hash != config_hash {
@@ -288,8 +321,8 @@ impl Unit<'_> {
             }
             model = checkpoint::load_weights(&ckpt_dir, &meta, model)?;
             rule.load_state(checkpoint::load_rule_state(&ckpt_dir, &meta)?)?;
-            rng = Rng::restore(meta.rng)?;
             state = LoopState {
+                rng: Rng::restore(meta.rng)?,
                 step: meta.step,
                 epoch: meta.epochs_done,
                 batches_done: meta.batches_done,
@@ -317,6 +350,11 @@ impl Unit<'_> {
         write_atomic(&ckpt_dir.join(TASK_FILE), &description)
             .map_err(LabError::io(ckpt_dir.join(TASK_FILE)))?;
 
+        let ctx = CheckpointContext {
+            dir: &ckpt_dir,
+            config_hash: &config_hash,
+            meter: &meter,
+        };
         let mut tb = EventWriter::create(&self.out.join("tb").join(self.name()))
             .map_err(LabError::io(self.out))?;
         progress.unit_start(self.arm, self.seed, state.step, total_steps);
@@ -327,7 +365,7 @@ impl Unit<'_> {
         'training: while state.step < total_steps {
             let epoch_seed = match state.epoch_seed {
                 Some(seed) => seed,
-                None => rng.next_u64(),
+                None => state.rng.next_u64(),
             };
             state.epoch_seed = Some(epoch_seed);
             let order = epoch_batches(
@@ -373,22 +411,10 @@ impl Unit<'_> {
                 if t.checkpoint_every_steps
                     .is_some_and(|n| state.step.is_multiple_of(n))
                 {
-                    self.checkpoint(
-                        &ckpt_dir,
-                        &model,
-                        &*rule,
-                        &rng,
-                        &state,
-                        &config_hash,
-                        &meter,
-                        None,
-                    )?;
+                    self.checkpoint(&ctx, &model, &*rule, &state, None)?;
                 }
             }
-            // The epoch is complete.
-            state.epoch += 1;
-            state.batches_done = 0;
-            state.epoch_seed = None;
+            state.finish_epoch();
             if t.eval_each_epoch && state.last_eval != Some(state.step) {
                 last_evals =
                     self.evaluate_all(&*rule, &model, log, &mut tb, &mut state, progress)?;
@@ -396,23 +422,12 @@ impl Unit<'_> {
             log.write_csv()?;
             tb.flush().map_err(LabError::io(self.out))?;
             if t.checkpoint_every > 0 && state.epoch.is_multiple_of(t.checkpoint_every) {
-                self.checkpoint(
-                    &ckpt_dir,
-                    &model,
-                    &*rule,
-                    &rng,
-                    &state,
-                    &config_hash,
-                    &meter,
-                    None,
-                )?;
+                self.checkpoint(&ctx, &model, &*rule, &state, None)?;
             }
         }
         // The budget is spent (or the loss diverged), possibly mid-epoch.
         if state.batches_done == steps_per_epoch {
-            state.epoch += 1;
-            state.batches_done = 0;
-            state.epoch_seed = None;
+            state.finish_epoch();
         }
         if state.last_eval != Some(state.step) || last_evals.is_empty() {
             last_evals = self.evaluate_all(&*rule, &model, log, &mut tb, &mut state, progress)?;
@@ -439,16 +454,7 @@ impl Unit<'_> {
             resources: figures.clone(),
             diverged_at,
         };
-        self.checkpoint(
-            &ckpt_dir,
-            &model,
-            &*rule,
-            &rng,
-            &state,
-            &config_hash,
-            &meter,
-            Some(finished),
-        )?;
+        self.checkpoint(&ctx, &model, &*rule, &state, Some(finished))?;
         Ok((
             UnitResult {
                 arm: self.arm.to_string(),
@@ -526,16 +532,12 @@ impl Unit<'_> {
         figures
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn checkpoint(
         &self,
-        dir: &Path,
+        ctx: &CheckpointContext<'_>,
         model: &Model,
         rule: &dyn LearningRule<Model>,
-        rng: &Rng,
         state: &LoopState,
-        config_hash: &str,
-        meter: &ResourceMeter,
         finished: Option<Finished>,
     ) -> Result<(), LabError> {
         let done = finished.is_some();
@@ -552,8 +554,8 @@ impl Unit<'_> {
                 None
             },
             step: state.step,
-            config_hash: config_hash.to_string(),
-            rng: rng.checkpoint(),
+            config_hash: ctx.config_hash.to_string(),
+            rng: state.rng.checkpoint(),
             rule: rule.name().to_string(),
             rule_state: String::new(),
             rule_modules: Vec::new(),
@@ -567,11 +569,11 @@ impl Unit<'_> {
             resources: finished.resources,
             diverged_at: finished.diverged_at,
             param_ids: Vec::new(),
-            elapsed_s: state.elapsed_before_s + meter.elapsed_s(),
+            elapsed_s: state.elapsed_before_s + ctx.meter.elapsed_s(),
             train_s: state.train_s,
             units_trained: state.units_trained,
         };
-        checkpoint::save(dir, model, &rule.save_state()?, meta)
+        checkpoint::save(ctx.dir, model, &rule.save_state()?, meta)
     }
 
     fn record(

@@ -247,6 +247,9 @@ fn parameter_groups_set_weight_decay() {
         nesterov: false,
         weight_decay: 0.0,
     };
+    // One model, cloned for every run: tests run in parallel threads that share the device's RNG,
+    // so two calls of `model` need not give the same weights.
+    let net = model(&device);
     let run = |groups: Vec<ParamGroupConfig>| {
         let setup = OptimizerSetup {
             optimizer: sgd.clone(),
@@ -254,7 +257,7 @@ fn parameter_groups_set_weight_decay() {
             clip_grad_norm: None,
         };
         let mut rule = Backprop::new(&setup).unwrap();
-        values(&rule.step(model(&device), &batch, 0.1).unwrap().0)
+        values(&rule.step(net.clone(), &batch, 0.1).unwrap().0)
     };
     let plain = run(Vec::new());
     let decayed = run(vec![ParamGroupConfig {
@@ -262,7 +265,7 @@ fn parameter_groups_set_weight_decay() {
         lr_scale: 1.0,
         weight_decay: Some(0.5),
     }]);
-    let start = values(&model(&device));
+    let start = values(&net);
     // SGD with L2 decay w: w' = w - lr (g + w_d w) = plain' - lr * w_d * w
     for (((path, p), (_, d)), (_, w)) in plain.iter().zip(&decayed).zip(&start) {
         for ((p, d), w) in p.iter().zip(d).zip(w) {
@@ -287,6 +290,7 @@ fn gradient_clipping_bounds_the_global_norm() {
         nesterov: false,
         weight_decay: 0.0,
     };
+    let net = model(&device);
     let run = |clip: Option<f64>| {
         let setup = OptimizerSetup {
             optimizer: sgd.clone(),
@@ -294,10 +298,10 @@ fn gradient_clipping_bounds_the_global_norm() {
             clip_grad_norm: clip,
         };
         let mut rule = Backprop::new(&setup).unwrap();
-        let (net, metrics) = rule.step(model(&device), &batch, 1.0).unwrap();
-        (values(&net), metrics)
+        let (next, metrics) = rule.step(net.clone(), &batch, 1.0).unwrap();
+        (values(&next), metrics)
     };
-    let start = values(&model(&device));
+    let start = values(&net);
     let (free, m) = run(None);
     assert!(!m.contains_key("grad_norm"));
     // The unclipped update is the gradient itself (lr 1): its norm is the global norm.

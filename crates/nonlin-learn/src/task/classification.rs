@@ -7,12 +7,63 @@ use nonlin_nn::{InputSpec, ModelIo};
 use super::{ClassSums, EvalOptions, Predict, Split, Task, TaskKind};
 use crate::{LearnError, Metrics, TensorBatch};
 
+/// Train, validation and test samples of a data set: what classification and regression share.
+#[derive(Debug, Clone)]
+pub(super) struct Samples {
+    pub train: Dataset,
+    pub validation: Option<Dataset>,
+    pub test: Dataset,
+}
+
+impl Samples {
+    /// The splits, none of which may be empty.
+    pub fn new(
+        train: Dataset,
+        validation: Option<Dataset>,
+        test: Dataset,
+    ) -> Result<Self, LearnError> {
+        check_nonempty(&train, "train")?;
+        check_nonempty(&test, "test")?;
+        if let Some(v) = &validation {
+            check_nonempty(v, "validation")?;
+        }
+        Ok(Self {
+            train,
+            validation,
+            test,
+        })
+    }
+
+    /// The held-out parts.
+    pub fn others(&self) -> impl Iterator<Item = &Dataset> {
+        std::iter::once(&self.test).chain(&self.validation)
+    }
+
+    pub fn split(&self, split: Split) -> Result<&Dataset, LearnError> {
+        match split {
+            Split::Validation => self.validation.as_ref(),
+            Split::Test => Some(&self.test),
+        }
+        .ok_or_else(|| LearnError::Batch(format!("no {} split", split.name())))
+    }
+
+    pub fn split_len(&self, split: Split) -> usize {
+        self.split(split).map_or(0, Dataset::len)
+    }
+
+    pub fn train_batch(
+        &self,
+        indices: &[usize],
+        device: &Device,
+    ) -> Result<TensorBatch, LearnError> {
+        TensorBatch::from_batch(&self.train.batch(indices), device)
+    }
+}
+
 /// Classification of the samples of a labelled data set.
 #[derive(Debug, Clone)]
 pub struct Classification {
-    train: Dataset,
-    validation: Option<Dataset>,
-    test: Dataset,
+    samples: Samples,
     io: ModelIo,
 }
 
@@ -27,43 +78,27 @@ impl Classification {
         let classes = train.classes().ok_or_else(|| {
             LearnError::Batch(format!("{}: classification needs class labels", train.name))
         })?;
-        for part in std::iter::once(&test).chain(&validation) {
-            if part.classes() != Some(classes) || part.sample_shape != train.sample_shape {
+        let samples = Samples::new(train, validation, test)?;
+        for part in samples.others() {
+            if part.classes() != Some(classes) || part.sample_shape != samples.train.sample_shape {
                 return Err(LearnError::Batch(format!(
                     "{} and {} differ in sample shape or classes",
-                    train.name, part.name
+                    samples.train.name, part.name
                 )));
             }
         }
-        check_nonempty(&train, "train")?;
-        check_nonempty(&test, "test")?;
-        if let Some(v) = &validation {
-            check_nonempty(v, "validation")?;
-        }
         let io = ModelIo {
             input: InputSpec::Real {
-                shape: train.sample_shape.clone(),
+                shape: samples.train.sample_shape.clone(),
             },
             output: vec![classes],
         };
-        Ok(Self {
-            train,
-            validation,
-            test,
-            io,
-        })
+        Ok(Self { samples, io })
     }
 
     /// The training split.
     pub fn train(&self) -> &Dataset {
-        &self.train
-    }
-
-    fn split(&self, split: Split) -> Option<&Dataset> {
-        match split {
-            Split::Validation => self.validation.as_ref(),
-            Split::Test => Some(&self.test),
-        }
+        &self.samples.train
     }
 }
 
@@ -99,19 +134,19 @@ impl Task for Classification {
     }
 
     fn train_len(&self) -> usize {
-        self.train.len()
+        self.samples.train.len()
     }
 
     fn train_batch(&self, indices: &[usize], device: &Device) -> Result<TensorBatch, LearnError> {
-        TensorBatch::from_batch(&self.train.batch(indices), device)
+        self.samples.train_batch(indices, device)
     }
 
     fn has_validation(&self) -> bool {
-        self.validation.is_some()
+        self.samples.validation.is_some()
     }
 
     fn split_len(&self, split: Split) -> usize {
-        self.split(split).map_or(0, Dataset::len)
+        self.samples.split_len(split)
     }
 
     fn evaluate(
@@ -120,9 +155,7 @@ impl Task for Classification {
         predict: &mut Predict<'_>,
         options: &EvalOptions<'_>,
     ) -> Result<Metrics, LearnError> {
-        let data = self
-            .split(split)
-            .ok_or_else(|| LearnError::Batch(format!("no {} split", split.name())))?;
+        let data = self.samples.split(split)?;
         let mut sums = ClassSums::default();
         for batch in ordered_batches(data, options.batch_size, options.device) {
             let batch = batch?;

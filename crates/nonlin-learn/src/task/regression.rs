@@ -5,16 +5,14 @@ use burn::tensor::Device;
 use nonlin_data::Dataset;
 use nonlin_nn::{InputSpec, ModelIo};
 
-use super::classification::{check_nonempty, ordered_batches};
+use super::classification::{Samples, ordered_batches};
 use super::{EvalOptions, Predict, Split, Task, TaskKind};
 use crate::{LearnError, Metrics, Target, TensorBatch};
 
 /// Regression of the real targets of a data set.
 #[derive(Debug, Clone)]
 pub struct Regression {
-    train: Dataset,
-    validation: Option<Dataset>,
-    test: Dataset,
+    samples: Samples,
     io: ModelIo,
 }
 
@@ -35,39 +33,23 @@ impl Regression {
                 )));
             }
         };
-        for part in std::iter::once(&test).chain(&validation) {
+        let samples = Samples::new(train, validation, test)?;
+        for part in samples.others() {
             let same = matches!(&part.targets, nonlin_data::Targets::Values { shape: s, .. } if *s == shape);
-            if !same || part.sample_shape != train.sample_shape {
+            if !same || part.sample_shape != samples.train.sample_shape {
                 return Err(LearnError::Batch(format!(
                     "{} and {} differ in sample or target shape",
-                    train.name, part.name
+                    samples.train.name, part.name
                 )));
             }
         }
-        check_nonempty(&train, "train")?;
-        check_nonempty(&test, "test")?;
-        if let Some(v) = &validation {
-            check_nonempty(v, "validation")?;
-        }
         let io = ModelIo {
             input: InputSpec::Real {
-                shape: train.sample_shape.clone(),
+                shape: samples.train.sample_shape.clone(),
             },
             output: shape,
         };
-        Ok(Self {
-            train,
-            validation,
-            test,
-            io,
-        })
-    }
-
-    fn split(&self, split: Split) -> Option<&Dataset> {
-        match split {
-            Split::Validation => self.validation.as_ref(),
-            Split::Test => Some(&self.test),
-        }
+        Ok(Self { samples, io })
     }
 }
 
@@ -81,19 +63,19 @@ impl Task for Regression {
     }
 
     fn train_len(&self) -> usize {
-        self.train.len()
+        self.samples.train.len()
     }
 
     fn train_batch(&self, indices: &[usize], device: &Device) -> Result<TensorBatch, LearnError> {
-        TensorBatch::from_batch(&self.train.batch(indices), device)
+        self.samples.train_batch(indices, device)
     }
 
     fn has_validation(&self) -> bool {
-        self.validation.is_some()
+        self.samples.validation.is_some()
     }
 
     fn split_len(&self, split: Split) -> usize {
-        self.split(split).map_or(0, Dataset::len)
+        self.samples.split_len(split)
     }
 
     fn evaluate(
@@ -102,9 +84,7 @@ impl Task for Regression {
         predict: &mut Predict<'_>,
         options: &EvalOptions<'_>,
     ) -> Result<Metrics, LearnError> {
-        let data = self
-            .split(split)
-            .ok_or_else(|| LearnError::Batch(format!("no {} split", split.name())))?;
+        let data = self.samples.split(split)?;
         let (mut squared_error, mut squared_target, mut elements) = (0.0f64, 0.0f64, 0usize);
         for batch in ordered_batches(data, options.batch_size, options.device) {
             let batch = batch?;
