@@ -19,7 +19,49 @@ use std::str::FromStr;
 use nonlin_learn::TaskKind;
 
 use crate::metrics_log::MetricRecord;
-use crate::spec::Op;
+use serde::{Deserialize, Serialize};
+
+/// A comparison in a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    #[serde(rename = ">=")]
+    AtLeast,
+    #[serde(rename = ">")]
+    Above,
+    #[serde(rename = "<=")]
+    AtMost,
+    #[serde(rename = "<")]
+    Below,
+    /// Equal within the tolerance.
+    #[serde(rename = "~=")]
+    About,
+}
+
+impl Op {
+    /// Whether `difference = measured - reference` satisfies the comparison with `tolerance` of
+    /// slack in the claim's favour. A NaN difference never does.
+    pub fn holds(self, difference: f64, tolerance: f64) -> bool {
+        match self {
+            Op::AtLeast => difference >= -tolerance,
+            Op::Above => difference > -tolerance,
+            Op::AtMost => difference <= tolerance,
+            Op::Below => difference < tolerance,
+            Op::About => difference.abs() <= tolerance,
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::AtLeast => ">=",
+            Op::Above => ">",
+            Op::AtMost => "<=",
+            Op::Below => "<",
+            Op::About => "~=",
+        })
+    }
+}
 
 /// Resource figures every unit reports.
 pub const RESOURCES: &[&str] = &[

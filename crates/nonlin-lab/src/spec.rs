@@ -7,7 +7,6 @@
 //! with the arm's own dotted overrides applied, resolved separately.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 
 use nonlin_learn::{
@@ -19,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use crate::LabError;
+pub use crate::metric::Op;
 use crate::metric::{Derived, MetricName};
 
 /// The data set of a run and how it is split. The data set fixes the task: labelled images and
@@ -300,48 +300,6 @@ impl RunConfig {
             groups: self.train.param_groups.clone(),
             clip_grad_norm: self.train.clip_grad_norm,
         }
-    }
-}
-
-/// A comparison in a claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Op {
-    #[serde(rename = ">=")]
-    AtLeast,
-    #[serde(rename = ">")]
-    Above,
-    #[serde(rename = "<=")]
-    AtMost,
-    #[serde(rename = "<")]
-    Below,
-    /// Equal within the tolerance.
-    #[serde(rename = "~=")]
-    About,
-}
-
-impl Op {
-    /// Whether `difference = measured - reference` satisfies the comparison with `tolerance` of
-    /// slack in the claim's favour. A NaN difference never does.
-    pub fn holds(self, difference: f64, tolerance: f64) -> bool {
-        match self {
-            Op::AtLeast => difference >= -tolerance,
-            Op::Above => difference > -tolerance,
-            Op::AtMost => difference <= tolerance,
-            Op::Below => difference < tolerance,
-            Op::About => difference.abs() <= tolerance,
-        }
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Op::AtLeast => ">=",
-            Op::Above => ">",
-            Op::AtMost => "<=",
-            Op::Below => "<",
-            Op::About => "~=",
-        })
     }
 }
 
