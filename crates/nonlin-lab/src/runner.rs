@@ -384,7 +384,9 @@ impl Unit<'_> {
                 let batch = task.train_batch(&indices, self.device)?;
                 let lr = t.schedule.lr(t.lr, state.step, total_steps);
                 let started = Instant::now();
-                let (next, metrics) = rule.step(model, &batch, lr)?;
+                // A model whose structure follows training (KAN grids, S-KAN phases) moves first.
+                let model_now = model.before_step(state.step, &batch.input)?;
+                let (next, metrics) = rule.step(model_now, &batch, lr)?;
                 state.train_s += started.elapsed().as_secs_f64();
                 model = next;
                 state.step += 1;

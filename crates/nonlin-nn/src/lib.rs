@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod gradcheck;
 pub mod model;
+pub mod neuron;
 pub mod weights;
 
 pub use activation::{Activation, ActivationSpec};

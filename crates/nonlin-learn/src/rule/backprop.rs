@@ -49,10 +49,19 @@ impl<M: Network + burn::module::Module> LearningRule<M> for Backprop {
         let output = model.forward_input(&batch.input)?;
         let loss = batch.target.loss(output.clone())?;
         let correct = batch.target.correct(&output.detach())?;
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        // The model's own regulariser joins the objective; `loss` stays the task's loss.
+        let regularization = model.regularization();
+        let objective = match &regularization {
+            Some(r) => loss.clone() + r.clone(),
+            None => loss.clone(),
+        };
+        let grads = GradientsParams::from_grads(objective.backward(), &model);
         let loss_value = loss.into_scalar::<f64>();
         let (model, norm) = self.optimizer.step(lr, model, grads);
         let mut metrics = Metrics::from([("loss".to_string(), loss_value)]);
+        if let Some(r) = regularization {
+            metrics.insert("regularization".to_string(), r.into_scalar::<f64>());
+        }
         if let Some((hits, rows)) = correct {
             metrics.insert("accuracy".to_string(), hits as f64 / rows as f64);
         }

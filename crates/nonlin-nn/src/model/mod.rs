@@ -39,6 +39,27 @@ pub trait Network {
     fn blocks(&self) -> Option<&dyn Blocks> {
         None
     }
+
+    /// The model's own term of the training loss (a KAN's spline regulariser), which rules that
+    /// train by gradient add to the task's loss; `None` when it has none.
+    ///
+    /// # Shapes
+    /// - output: `[1]`
+    fn regularization(&self) -> Option<Tensor<1>> {
+        None
+    }
+
+    /// Called by the runner before training step `step` (counted from 0) with that step's input:
+    /// a model whose structure follows training (a KAN's grid updates from data, S-KAN's
+    /// selection phases) returns itself changed. It must depend only on the model, the step and
+    /// the input, so that a resumed run repeats it.
+    fn before_step(self, step: u64, input: &ModelInput) -> Result<Self, NnError>
+    where
+        Self: Sized,
+    {
+        let _ = (step, input);
+        Ok(self)
+    }
 }
 
 /// A model seen as a chain of blocks on flat features: block 0 reads the (real) model input,
@@ -140,6 +161,18 @@ macro_rules! models {
                     $(Model::$model(m) => m.blocks(),)*
                 }
             }
+
+            fn regularization(&self) -> Option<Tensor<1>> {
+                match self {
+                    $(Model::$model(m) => m.regularization(),)*
+                }
+            }
+
+            fn before_step(self, step: u64, input: &ModelInput) -> Result<Self, NnError> {
+                match self {
+                    $(Model::$model(m) => Ok(Model::$model(m.before_step(step, input)?)),)*
+                }
+            }
         }
     };
 }
@@ -148,6 +181,7 @@ models! {
     mlp => Mlp(MlpConfig),
     conv_net => ConvNet(ConvNetConfig),
     context_mlp => ContextMlp(ContextMlpConfig),
+    kan => Kan(KanConfig),
 }
 
 #[cfg(test)]
@@ -159,7 +193,7 @@ mod tests {
     fn registry_names_are_serde_kinds() {
         for name in ModelConfig::NAMES {
             let text = match *name {
-                "mlp" => "kind = \"mlp\"\nhidden = [4]".to_string(),
+                "mlp" | "kan" => format!("kind = \"{name}\"\nhidden = [4]"),
                 _ => format!("kind = \"{name}\""),
             };
             let config: ModelConfig =
