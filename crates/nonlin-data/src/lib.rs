@@ -4,7 +4,7 @@
 //! [`Batches`] cut it reproducibly from a seed with the checkpointable [`Rng`]. Real data is found
 //! by [`locate`] and fetched by [`fetch_files`]; the 8x8 digits ship inside the crate. Arrays and
 //! tables come from `.npy` files ([`read_npy`], [`write_npy_f32`]) and numeric CSV files
-//! ([`read_csv_matrix`]). [`smooth_regression`] is a seeded regression task, and [`BigramModel`]
+//! ([`read_csv_matrix`]). [`smooth_regression`] and [`function_fit`] are seeded regression tasks, and [`BigramModel`]
 //! the next-token baseline a language model has to beat.
 
 pub mod atomic;
@@ -15,6 +15,7 @@ mod dataset;
 mod digits;
 mod error;
 mod fetch;
+mod function_fit;
 mod gzip;
 mod locate;
 mod mnist;
@@ -34,6 +35,7 @@ pub use dataset::{Batch, Dataset, Targets};
 pub use digits::{load_digits, parse_digits_csv};
 pub use error::DataError;
 pub use fetch::{MNIST_DEFAULT_URL, RemoteFile, fetch_files, mnist_files, sha256_file};
+pub use function_fit::{FitFunction, bessel_j0, function_fit};
 pub use locate::{
     DATA_ENV_VAR, DATA_SETS, DataSetSpec, DataSetStatus, Presence, RootSource, SearchRoot,
     available, locate, locate_in, search_roots,

@@ -191,6 +191,18 @@ pub fn load_splits(
             let data = Dataset::regression("smooth-regression", x, vec![*dims], y, vec![1])?;
             three_way(data, *test_fraction, *validation, split_seed)
         }
+        DataConfig::FunctionFit {
+            function,
+            n,
+            seed,
+            test_fraction,
+            validation,
+        } => {
+            let (x, y) = nonlin_data::function_fit(*function, *n, *seed)?;
+            let name = format!("function-fit-{function}");
+            let data = Dataset::regression(&name, x, vec![2], y, vec![1])?;
+            three_way(data, *test_fraction, *validation, split_seed)
+        }
         DataConfig::Files {
             inputs,
             targets,
@@ -488,6 +500,20 @@ mod tests {
         assert_eq!(task.kind(), nonlin_learn::TaskKind::Regression);
         assert_eq!(task.train_len(), 75);
         assert_eq!(task.io().output, vec![1]);
+    }
+
+    #[test]
+    fn function_fit_is_a_regression_task_split_half_and_half() {
+        let config: DataConfig =
+            toml::from_str("dataset = \"function_fit\"\nfunction = \"exp_sin\"").unwrap();
+        let task = load_task(&config, 0, None).unwrap();
+        assert_eq!(task.kind(), nonlin_learn::TaskKind::Regression);
+        assert_eq!(task.train_len(), 1000);
+        assert_eq!(task.io().output, vec![1]);
+        let err = toml::from_str::<DataConfig>("dataset = \"function_fit\"\nfunction = \"cosh\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cosh") && err.contains("exp_sin"), "{err}");
     }
 
     /// A user's files: inputs and targets from .npy and CSV, with bad files named in errors.

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::tensor::Device;
 use nonlin_data::{Rng, derive_seed, epoch_batches};
 use nonlin_learn::task::{EvalOptions, Split, Task};
@@ -515,7 +514,10 @@ impl Unit<'_> {
         let (peak, source) = meter.peak_rss_mb();
         let unit = self.task.kind().unit();
         let mut figures = BTreeMap::from([
-            ("params".to_string(), model.num_params() as f64),
+            (
+                "params".to_string(),
+                nonlin_nn::weights::trainable_params(model) as f64,
+            ),
             (
                 "wall_s".to_string(),
                 state.elapsed_before_s + meter.elapsed_s(),

@@ -81,6 +81,20 @@ pub enum DataConfig {
         #[serde(default)]
         validation: f64,
     },
+    /// A two-input test function of the KAN papers (`function = "exp_sin"`, `product`,
+    /// `sin_cos`, `bessel`, `step`, `abs_sum`, `square_sum`) at `n` points uniform in [-1, 1]²
+    /// drawn from `seed`; by default 2000 points split half and half (pykan's 1000 / 1000).
+    FunctionFit {
+        function: nonlin_data::FitFunction,
+        #[serde(default = "fit_points")]
+        n: usize,
+        #[serde(default)]
+        seed: u64,
+        #[serde(default = "half")]
+        test_fraction: f64,
+        #[serde(default)]
+        validation: f64,
+    },
     /// Next-token prediction on a text: a named data set (`corpus = "shakespeare"`) or any UTF-8
     /// file (`path`), tokenised by characters or bytes; the last `test_fraction` of the tokens is
     /// the test split and the `validation` fraction before it the validation split.
@@ -152,6 +166,7 @@ impl DataConfig {
                 ..
             } => TaskKind::Classification,
             DataConfig::SmoothRegression { .. }
+            | DataConfig::FunctionFit { .. }
             | DataConfig::Files {
                 task: FilesTask::Regression,
                 ..
@@ -168,6 +183,7 @@ impl DataConfig {
             | DataConfig::TwoSpirals { validation, .. }
             | DataConfig::ModularAddition { validation, .. }
             | DataConfig::SmoothRegression { validation, .. }
+            | DataConfig::FunctionFit { validation, .. }
             | DataConfig::Text { validation, .. }
             | DataConfig::Files { validation, .. } => validation > 0.0,
         }
@@ -188,6 +204,9 @@ fn spiral_points() -> usize {
 }
 fn spiral_noise() -> f64 {
     0.1
+}
+fn fit_points() -> usize {
+    2000
 }
 fn smooth_points() -> usize {
     4000
@@ -800,6 +819,17 @@ fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
             }
             if !(noise.is_finite() && *noise >= 0.0) {
                 return Err(("data.noise".into(), format!("must be >= 0, got {noise}")));
+            }
+        }
+        DataConfig::FunctionFit {
+            n,
+            test_fraction,
+            validation,
+            ..
+        } => {
+            test_and_validation(*test_fraction, *validation)?;
+            if *n == 0 {
+                return Err(("data.n".into(), "must be at least 1".into()));
             }
         }
         DataConfig::ModularAddition {

@@ -158,6 +158,24 @@ pub fn param_paths<M: Module>(model: &M) -> Vec<ParamInfo> {
     paths.found
 }
 
+/// Number of trainable values: float parameters that take gradients on the module's (autodiff)
+/// device, as PyTorch's `sum(p.numel() for p in model.parameters())`. Values saved with the
+/// module but never trained (a KAN's knots, S-KAN's selection masks) are left out.
+pub fn trainable_params<M: Module>(model: &M) -> usize {
+    struct Count(usize);
+    impl ModuleVisitor for Count {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val();
+            if value.is_require_grad() {
+                self.0 += value.shape().num_elements();
+            }
+        }
+    }
+    let mut count = Count(0);
+    model.visit(&mut count);
+    count.0
+}
+
 /// The ids of the module's float parameters, in visiting order.
 pub fn param_ids<M: Module>(model: &M) -> Vec<u64> {
     struct Ids(Vec<u64>);

@@ -346,6 +346,11 @@ mod tests {
         assert_eq!(kan.num_params(), 150 + 24 + 60);
         let y = kan.forward(Tensor::zeros([7, 2], &device));
         assert_eq!(y.dims(), [7, 1]);
+        // Trained values only (the knots are saved but not trained), as PyTorch counts them.
+        let trained = KanConfig::new(vec![5])
+            .build(&io(2, 1), &device.clone().autodiff())
+            .unwrap();
+        assert_eq!(crate::weights::trainable_params(&trained), 150);
         let names: Vec<String> = param_paths(&kan).into_iter().map(|p| p.path).collect();
         for name in [
             "layers.0.base_weight",

@@ -182,6 +182,8 @@ models! {
     conv_net => ConvNet(ConvNetConfig),
     context_mlp => ContextMlp(ContextMlpConfig),
     kan => Kan(KanConfig),
+    s_kan => SKan(SKanConfig),
+    s_conv_kan => SConvKan(SConvKanConfig),
 }
 
 #[cfg(test)]
@@ -193,7 +195,7 @@ mod tests {
     fn registry_names_are_serde_kinds() {
         for name in ModelConfig::NAMES {
             let text = match *name {
-                "mlp" | "kan" => format!("kind = \"{name}\"\nhidden = [4]"),
+                "mlp" | "kan" | "s_kan" => format!("kind = \"{name}\"\nhidden = [4]"),
                 _ => format!("kind = \"{name}\""),
             };
             let config: ModelConfig =

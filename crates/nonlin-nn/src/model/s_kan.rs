@@ -1,0 +1,282 @@
+//! S-KAN, the activation-space selectable Kolmogorov–Arnold network (Yang et al., arXiv:2408.08338):
+//! a stack of [`SKanLayer`]s, `S-KAN(x) = Ψ_{L−1} ∘ … ∘ Ψ_0 (x)`, each node weighing a pool of
+//! activation spaces by softmax selection weights.
+//!
+//! The three training phases (UNCONFIRMED schedule, see `neuron::s_kan`): all spaces train until
+//! step `select_at`; then every node keeps its `keep` best spaces (largest β); from step
+//! `prune_at` it keeps the best one, and spaces no node of a layer uses are dropped from the
+//! computation. Without `select_at`/`prune_at` the mixture trains throughout. The phases run
+//! through the runner's [`Network::before_step`] hook; the masks are saved with the weights, so a
+//! resumed or reloaded model keeps its selection.
+//!
+//! Names: `SKan.layers.{l}.base_weight`, `.selection` (β `[out, K]`), `.mask`, and each space's
+//! parameters under `.spaces.{k}.{Space}.…` (e.g. `SKan.layers.0.spaces.1.Chebyshev.coefficients`).
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::{ModelInput, ModelIo, ModelSpec, Network};
+use crate::NnError;
+use crate::neuron::function_space::{FunctionSpace, SpaceConfig};
+use crate::neuron::s_kan::{SKanLayer, SKanLayerConfig};
+
+/// The selection phases of an S-KAN model (shared by `s_kan` and `s_conv_kan`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Phases {
+    pub select_at: Option<u64>,
+    pub prune_at: Option<u64>,
+    pub keep: usize,
+}
+
+pub(crate) fn two() -> usize {
+    2
+}
+
+impl Phases {
+    /// Checks that the phases come in order and `keep` fits the pool.
+    pub fn validate(&self, pool: usize) -> Result<(), NnError> {
+        if self.keep == 0 || self.keep > pool {
+            return Err(NnError::BadConfig(format!(
+                "s_kan keep must be in 1..={pool} (the pool's size), got {}",
+                self.keep
+            )));
+        }
+        if let (Some(select), Some(prune)) = (self.select_at, self.prune_at)
+            && prune <= select
+        {
+            return Err(NnError::BadConfig(format!(
+                "s_kan prune_at ({prune}) must come after select_at ({select})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The layers after the phase change due before `step`, if any.
+    pub(crate) fn apply(&self, step: u64, layers: Vec<SKanLayer>) -> Vec<SKanLayer> {
+        let keep = if Some(step) == self.prune_at {
+            Some(1)
+        } else if Some(step) == self.select_at {
+            Some(self.keep)
+        } else {
+            None
+        };
+        let started = self.select_at.or(self.prune_at).is_some_and(|s| step >= s);
+        layers
+            .into_iter()
+            .map(|layer| match keep {
+                Some(k) => layer.keep_top(k),
+                // After a reload the cache of used spaces is rebuilt from the saved masks.
+                None if started => layer.refresh(),
+                None => layer,
+            })
+            .collect()
+    }
+}
+
+/// Configuration of an [`SKan`] (`kind = "s_kan"`); input and output widths come from the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SKanConfig {
+    /// Widths of the hidden layers (empty: one layer from input to output).
+    pub hidden: Vec<usize>,
+    /// The pool and its sizes (`[model.space]`).
+    #[serde(default)]
+    pub space: SpaceConfig,
+    /// Step at which every node keeps only its `keep` best spaces (absent: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select_at: Option<u64>,
+    /// Step at which every node keeps only its best space (absent: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune_at: Option<u64>,
+    /// m, the spaces a node keeps at `select_at` (default 2).
+    #[serde(default = "two")]
+    pub keep: usize,
+}
+
+/// An activation-space selectable KAN.
+#[derive(Module, Debug)]
+pub struct SKan {
+    layers: Vec<SKanLayer>,
+    #[module(skip)]
+    phases: Phases,
+}
+
+impl SKanConfig {
+    /// An S-KAN with these hidden widths, the default pool and no phases.
+    pub fn new(hidden: Vec<usize>) -> Self {
+        Self {
+            hidden,
+            space: SpaceConfig::new(),
+            select_at: None,
+            prune_at: None,
+            keep: two(),
+        }
+    }
+
+    /// The phases this config asks for.
+    pub fn phases(&self) -> Phases {
+        Phases {
+            select_at: self.select_at,
+            prune_at: self.prune_at,
+            keep: self.keep,
+        }
+    }
+
+    /// Builds the network from `input` to `output` features on `device`.
+    pub fn init(&self, input: usize, output: usize, device: &Device) -> Result<SKan, NnError> {
+        self.validate()?;
+        if input == 0 || output == 0 {
+            return Err(NnError::BadConfig(format!(
+                "s_kan widths must be positive: input {input}, output {output}"
+            )));
+        }
+        let mut widths = vec![input];
+        widths.extend(&self.hidden);
+        widths.push(output);
+        let layers = widths
+            .windows(2)
+            .map(|w| {
+                SKanLayerConfig::new(w[0], w[1])
+                    .with_space(self.space.clone())
+                    .init(device)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(SKan {
+            layers,
+            phases: self.phases(),
+        })
+    }
+}
+
+impl ModelSpec for SKanConfig {
+    type Model = SKan;
+
+    fn validate(&self) -> Result<(), NnError> {
+        if self.hidden.contains(&0) {
+            return Err(NnError::BadConfig(format!(
+                "s_kan hidden widths must be positive, got {:?}",
+                self.hidden
+            )));
+        }
+        self.space.validate()?;
+        self.phases().validate(self.space.spaces.len())
+    }
+
+    fn build(&self, io: &ModelIo, device: &Device) -> Result<SKan, NnError> {
+        let input: usize = io.real_input("s_kan")?.iter().product();
+        self.init(input, io.output_width(), device)
+    }
+}
+
+impl SKan {
+    /// # Shapes
+    /// - input: `[batch, input]`
+    /// - output: `[batch, output]`
+    pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
+        self.layers.iter().fold(input, |x, layer| layer.forward(x))
+    }
+
+    /// The layers, input to output.
+    pub fn layers(&self) -> &[SKanLayer] {
+        &self.layers
+    }
+
+    /// The spaces each node of each layer still uses.
+    pub fn selected(&self) -> Vec<Vec<Vec<FunctionSpace>>> {
+        self.layers.iter().map(SKanLayer::selected).collect()
+    }
+}
+
+impl Network for SKan {
+    fn forward_input(&self, input: &ModelInput) -> Result<Tensor<2>, NnError> {
+        Ok(self.forward(input.real("s_kan")?))
+    }
+
+    fn before_step(mut self, step: u64, _input: &ModelInput) -> Result<Self, NnError> {
+        let layers = std::mem::take(&mut self.layers);
+        self.layers = self.phases.apply(step, layers);
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::InputSpec;
+    use crate::weights::param_paths;
+
+    fn io() -> ModelIo {
+        ModelIo {
+            input: InputSpec::Real { shape: vec![2] },
+            output: vec![1],
+        }
+    }
+
+    #[test]
+    fn builds_from_toml_with_names() {
+        let device = Device::flex();
+        let text = "kind = \"s_kan\"\nhidden = [5]\nselect_at = 10\nprune_at = 20\n[space]\nspaces = [\"chebyshev\", \"rbf\"]\nrbf_centers = 6";
+        let config: crate::ModelConfig = toml::from_str(text).unwrap();
+        config.validate().unwrap();
+        let model = config.build(&io(), &device).unwrap();
+        let names: Vec<String> = param_paths(&model).into_iter().map(|p| p.path).collect();
+        for name in [
+            "SKan.layers.0.base_weight",
+            "SKan.layers.0.selection",
+            "SKan.layers.0.mask",
+            "SKan.layers.0.spaces.0.Chebyshev.coefficients",
+            "SKan.layers.1.spaces.1.Rbf.coefficients",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name} not in {names:?}");
+        }
+        let y = model
+            .forward_input(&ModelInput::Real(Tensor::zeros([3, 2], &device)))
+            .unwrap();
+        assert_eq!(y.dims(), [3, 1]);
+    }
+
+    /// The phases fire at their steps, and only then.
+    #[test]
+    fn phases_follow_the_steps() {
+        let device = Device::flex();
+        let mut config = SKanConfig::new(vec![3]);
+        config.select_at = Some(5);
+        config.prune_at = Some(9);
+        let model = config.init(2, 1, &device).unwrap();
+        let input = ModelInput::Real(Tensor::zeros([4, 2], &device));
+        let count = |m: &SKan| m.selected()[0].iter().map(Vec::len).collect::<Vec<_>>();
+        let model = model.before_step(4, &input).unwrap();
+        assert_eq!(count(&model), vec![5, 5, 5]);
+        let model = model.before_step(5, &input).unwrap();
+        assert_eq!(count(&model), vec![2, 2, 2]);
+        let model = model.before_step(7, &input).unwrap();
+        assert_eq!(count(&model), vec![2, 2, 2]);
+        let model = model.before_step(9, &input).unwrap();
+        assert_eq!(count(&model), vec![1, 1, 1]);
+        assert_eq!(model.selected()[1], vec![vec![FunctionSpace::Bspline]]);
+    }
+
+    #[test]
+    fn bad_configs_are_errors() {
+        let cases = [
+            "kind = \"s_kan\"\nhidden = [0]",
+            "kind = \"s_kan\"\nhidden = [4]\nkeep = 0",
+            "kind = \"s_kan\"\nhidden = [4]\nkeep = 6",
+            "kind = \"s_kan\"\nhidden = [4]\nselect_at = 10\nprune_at = 10",
+            "kind = \"s_kan\"\nhidden = [4]\n[space]\nspaces = []",
+            "kind = \"s_kan\"\nhidden = [4]\n[space]\ntemperature = 0.0",
+        ];
+        for text in cases {
+            let config: crate::ModelConfig = toml::from_str(text).unwrap();
+            assert!(config.validate().is_err(), "{text}");
+        }
+        for typo in [
+            "kind = \"s_kan\"\nhidden = [4]\nkepp = 2",
+            "kind = \"s_kan\"\nhidden = [4]\n[space]\nspace = [\"rbf\"]",
+            "kind = \"s_kan\"\nhidden = [4]\n[space]\nspaces = [\"legendre\"]",
+        ] {
+            assert!(toml::from_str::<crate::ModelConfig>(typo).is_err(), "{typo}");
+        }
+    }
+}
