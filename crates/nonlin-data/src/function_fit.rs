@@ -1,71 +1,68 @@
-//! The two-input function-fitting tasks of the KAN papers: a named function of `(x, y)` at points
-//! uniform in `[-1, 1]²`, as pykan's `create_dataset` draws them (Liu et al., arXiv:2404.19756,
-//! §3.1; the S-KAN paper, arXiv:2408.08338, fits seven such functions).
+//! Regression of a named closed-form function of two inputs at `n` points uniform in
+//! `[-1, 1]^2`: the fit targets of the papers' small regression experiments.
 //!
-//! | name | f(x, y) |
-//! |---|---|
-//! | `exp_sin` | `exp(sin(πx) + y²)` (the KAN paper's running example) |
-//! | `product` | `x·y` |
-//! | `sin_cos` | `sin(πx)·cos(πy)` |
-//! | `bessel` | `J₀(20x)` (the KAN paper's special function; `y` is a distractor input) |
-//! | `step` | `σ(20x) = 1/(1 + e^{−20x})` (step-like; `y` is a distractor) |
-//! | `abs_sum` | `|x| + |y|` |
-//! | `square_sum` | `x² + y²` |
+//! | name | f(x, y) | from |
+//! |---|---|---|
+//! | `sin_cos_xy` | sin(πx)·cos(πy) + 0.5·x·y | PolyCom's smooth regression target (notes §2) |
+//! | `exp_sin_square` | exp(sin(πx) + y²) | the KAN paper's fit target (notes §4a) |
+//! | `product` | x·y | a multiplicative target (quadratic neurons, S-KAN) |
+//! | `sin_cos` | sin(πx)·cos(πy) | S-KAN's function-fitting tasks (notes §4b) |
+//! | `bessel` | J₀(20x) (`y` a distractor input) | the KAN paper's special function; S-KAN |
+//! | `step` | σ(20x) = 1/(1 + e^{−20x}) (`y` a distractor) | S-KAN (a step-like target) |
+//! | `abs_sum` | \|x\| + \|y\| | S-KAN (kinks on the axes) |
+//! | `square_sum` | x² + y² | S-KAN |
+//!
+//! The points come from the seed alone (not from the function), so two functions at the same
+//! seed are sampled at the same inputs.
 
 use std::f64::consts::PI;
-use std::fmt;
 use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::rng::{Rng, derive_seed};
 
-/// The stream of [`derive_seed`] that draws the points of [`function_fit`].
-const SAMPLE_STREAM: u64 = 2;
+/// The stream of [`derive_seed`] that draws the sample points.
+const SAMPLE_STREAM: u64 = 0xf17;
 
-/// A named two-input test function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// A named function of two inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FitFunction {
-    ExpSin,
+    /// sin(πx)·cos(πy) + 0.5·x·y.
+    SinCosXy,
+    /// exp(sin(πx) + y²).
+    ExpSinSquare,
+    /// x·y.
     Product,
+    /// sin(πx)·cos(πy).
     SinCos,
+    /// J₀(20x).
     Bessel,
+    /// 1/(1 + e^{−20x}).
     Step,
+    /// |x| + |y|.
     AbsSum,
+    /// x² + y².
     SquareSum,
 }
 
 impl FitFunction {
-    /// Every function, in the order of the table above.
-    pub const ALL: [FitFunction; 7] = [
-        FitFunction::ExpSin,
-        FitFunction::Product,
-        FitFunction::SinCos,
-        FitFunction::Bessel,
-        FitFunction::Step,
-        FitFunction::AbsSum,
-        FitFunction::SquareSum,
+    /// Every name, in the order of the table above.
+    pub const NAMES: &'static [&'static str] = &[
+        "sin_cos_xy",
+        "exp_sin_square",
+        "product",
+        "sin_cos",
+        "bessel",
+        "step",
+        "abs_sum",
+        "square_sum",
     ];
 
-    /// The name experiment files use.
-    pub fn name(self) -> &'static str {
+    /// f(x, y).
+    pub fn value(self, x: f64, y: f64) -> f64 {
         match self {
-            FitFunction::ExpSin => "exp_sin",
-            FitFunction::Product => "product",
-            FitFunction::SinCos => "sin_cos",
-            FitFunction::Bessel => "bessel",
-            FitFunction::Step => "step",
-            FitFunction::AbsSum => "abs_sum",
-            FitFunction::SquareSum => "square_sum",
-        }
-    }
-
-    /// `f(x, y)` in f64.
-    pub fn eval(self, x: f64, y: f64) -> f64 {
-        match self {
-            FitFunction::ExpSin => ((PI * x).sin() + y * y).exp(),
+            FitFunction::SinCosXy => (PI * x).sin() * (PI * y).cos() + 0.5 * x * y,
+            FitFunction::ExpSinSquare => ((PI * x).sin() + y * y).exp(),
             FitFunction::Product => x * y,
             FitFunction::SinCos => (PI * x).sin() * (PI * y).cos(),
             FitFunction::Bessel => bessel_j0(20.0 * x),
@@ -76,42 +73,40 @@ impl FitFunction {
     }
 }
 
-impl fmt::Display for FitFunction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for FitFunction {
-    type Err = DataError;
-
-    fn from_str(text: &str) -> Result<Self, DataError> {
-        FitFunction::ALL
-            .into_iter()
-            .find(|f| f.name() == text)
-            .ok_or_else(|| {
-                let known: Vec<&str> = FitFunction::ALL.iter().map(|f| f.name()).collect();
-                DataError::invalid(format!(
-                    "function_fit: unknown function `{text}`; known: {}",
-                    known.join(", ")
-                ))
-            })
-    }
-}
-
 /// `J₀(z) = (1/π) ∫₀^π cos(z sin θ) dθ` by the trapezoid rule on 128 intervals: the integrand is
-/// smooth and periodic, so the error falls faster than any power of the step (below 1e-15 for
+/// smooth and periodic, so the error falls faster than any power of the step (below 1e-14 for
 /// |z| ≤ 40).
 pub fn bessel_j0(z: f64) -> f64 {
     const N: usize = 128;
     let h = PI / N as f64;
     let inner: f64 = (1..N).map(|k| (z * (k as f64 * h).sin()).cos()).sum();
-    // Endpoints θ = 0 and θ = π both give cos(0) = 1, each with weight ½.
+    // The endpoints θ = 0 and θ = π both give cos(0) = 1, each with weight ½.
     (inner + 1.0) / N as f64
 }
 
-/// `n` points of `function`: inputs `[n, 2]` row-major uniform in `[-1, 1)`, targets `[n, 1]`,
-/// deterministic from `seed`; the first `m` points of `n > m` are the `m` points.
+impl FromStr for FitFunction {
+    type Err = DataError;
+
+    fn from_str(name: &str) -> Result<Self, DataError> {
+        match name {
+            "sin_cos_xy" => Ok(FitFunction::SinCosXy),
+            "exp_sin_square" => Ok(FitFunction::ExpSinSquare),
+            "product" => Ok(FitFunction::Product),
+            "sin_cos" => Ok(FitFunction::SinCos),
+            "bessel" => Ok(FitFunction::Bessel),
+            "step" => Ok(FitFunction::Step),
+            "abs_sum" => Ok(FitFunction::AbsSum),
+            "square_sum" => Ok(FitFunction::SquareSum),
+            other => Err(DataError::invalid(format!(
+                "function_fit: unknown function `{other}`; known: {}",
+                FitFunction::NAMES.join(", ")
+            ))),
+        }
+    }
+}
+
+/// `n` points uniform in `[-1, 1]^2` drawn from `seed` (inputs `[n, 2]` row-major) and the
+/// function's values there (`[n]`).
 pub fn function_fit(
     function: FitFunction,
     n: usize,
@@ -119,17 +114,18 @@ pub fn function_fit(
 ) -> Result<(Vec<f32>, Vec<f32>), DataError> {
     if n == 0 {
         return Err(DataError::invalid(
-            "function_fit: n 0 (need at least 1 point)",
+            "function_fit: n 0 (need at least 1 sample)",
         ));
     }
     let mut rng = Rng::seed(derive_seed(seed, SAMPLE_STREAM));
     let mut inputs = Vec::with_capacity(2 * n);
     let mut targets = Vec::with_capacity(n);
     for _ in 0..n {
+        // 2u - 1 is exact in f32 for u on the 2^-24 grid.
         let x = 2.0 * rng.uniform_f32() - 1.0;
         let y = 2.0 * rng.uniform_f32() - 1.0;
         inputs.extend([x, y]);
-        targets.push(function.eval(f64::from(x), f64::from(y)) as f32);
+        targets.push(function.value(f64::from(x), f64::from(y)) as f32);
     }
     Ok((inputs, targets))
 }
@@ -138,13 +134,22 @@ pub fn function_fit(
 mod tests {
     use super::*;
 
-    /// Values by hand: exp(sin(π/2) + 0.25) = e^1.25 = 3.490343; sin(π/2)·cos(π) = −1;
-    /// σ(20·0.1) = 1/(1 + e^−2) = 0.880797; |−0.3| + |0.4| = 0.7; 0.09 + 0.16 = 0.25.
     #[test]
-    fn hand_computed_values() {
+    fn values_by_hand() {
+        // sin(π/2)·cos(0) + 0.5·0.5·0 = 1; at (1, 1): sin(π)·cos(π) + 0.5 = 0.5 (sin π ≈ 1e-16)
+        let f = FitFunction::SinCosXy;
+        assert!((f.value(0.5, 0.0) - 1.0).abs() < 1e-12);
+        assert!((f.value(1.0, 1.0) - 0.5).abs() < 1e-12);
+        // exp(sin(π/2) + 1) = e^2 = 7.3890561
+        assert!((FitFunction::ExpSinSquare.value(0.5, 1.0) - 7.389_056_1).abs() < 1e-6);
+        assert_eq!(FitFunction::Product.value(-0.5, 0.25), -0.125);
+    }
+
+    /// S-KAN's functions by hand: sin(π/2)·cos(π) = −1; σ(20·0.1) = 1/(1 + e^−2) = 0.880797;
+    /// |−0.3| + |0.4| = 0.7; 0.09 + 0.16 = 0.25; J₀(0) = 1.
+    #[test]
+    fn s_kan_functions_by_hand() {
         let cases = [
-            (FitFunction::ExpSin, 0.5, 0.5, 1.25f64.exp()),
-            (FitFunction::Product, -0.3, 0.4, -0.12),
             (FitFunction::SinCos, 0.5, 1.0, -1.0),
             (FitFunction::Step, 0.1, 0.9, 0.880_797_077_977_882_3),
             (FitFunction::AbsSum, -0.3, 0.4, 0.7),
@@ -152,13 +157,16 @@ mod tests {
             (FitFunction::Bessel, 0.0, 0.3, 1.0),
         ];
         for (f, x, y, expected) in cases {
-            assert!((f.eval(x, y) - expected).abs() < 1e-12, "{f}");
+            assert!((f.value(x, y) - expected).abs() < 1e-12, "{f:?}");
+        }
+        for name in FitFunction::NAMES {
+            assert!(name.parse::<FitFunction>().is_ok(), "{name}");
         }
     }
 
-    /// Reference values of J₀ (mpmath.besselj(0, z)):
-    /// J₀(1) = 0.7651976866, J₀(2.404825557695773) = 0 (its first zero), J₀(10) = −0.2459357645,
-    /// J₀(20) = 0.1670246643; J₀ is even.
+    /// J₀ against mpmath (`mpmath.besselj(0, z)`, 20 digits): J₀(1) = 0.76519768655796655,
+    /// J₀(10) = −0.24593576445134834, J₀(20) = 0.16702466434058315, and 0 at its first zero
+    /// 2.404825557695773; J₀ is even.
     #[test]
     fn bessel_reference_values() {
         assert!((bessel_j0(1.0) - 0.765_197_686_557_966_6).abs() < 1e-14);
@@ -168,31 +176,24 @@ mod tests {
     }
 
     #[test]
-    fn names_round_trip_and_unknown_names_list_the_known() {
-        for f in FitFunction::ALL {
-            assert_eq!(f.name().parse::<FitFunction>().unwrap(), f);
+    fn samples_are_seeded_in_the_box_and_shared_across_functions() {
+        let (x, y) = function_fit(FitFunction::SinCosXy, 500, 3).unwrap();
+        assert_eq!((x.len(), y.len()), (1000, 500));
+        assert!(x.iter().all(|v| (-1.0..=1.0).contains(v)));
+        for i in 0..500 {
+            let want = FitFunction::SinCosXy.value(f64::from(x[2 * i]), f64::from(x[2 * i + 1]));
+            assert!((f64::from(y[i]) - want).abs() < 1e-6);
         }
-        let err = "cosh".parse::<FitFunction>().unwrap_err().to_string();
-        assert!(err.contains("cosh") && err.contains("exp_sin"), "{err}");
+        assert_eq!(function_fit(FitFunction::SinCosXy, 500, 3).unwrap().0, x);
+        assert_eq!(function_fit(FitFunction::Product, 500, 3).unwrap().0, x);
+        assert_ne!(function_fit(FitFunction::SinCosXy, 500, 4).unwrap().0, x);
     }
 
     #[test]
-    fn points_are_seeded_uniform_and_exact() {
-        let (x, y) = function_fit(FitFunction::ExpSin, 500, 7).unwrap();
-        assert_eq!((x.len(), y.len()), (1000, 500));
-        assert!(x.iter().all(|v| (-1.0..1.0).contains(v)));
-        for (p, t) in x.chunks(2).zip(&y) {
-            let f = FitFunction::ExpSin.eval(f64::from(p[0]), f64::from(p[1])) as f32;
-            assert_eq!(f, *t);
-        }
-        assert_eq!(
-            function_fit(FitFunction::ExpSin, 500, 7).unwrap(),
-            (x.clone(), y)
-        );
-        assert_ne!(function_fit(FitFunction::ExpSin, 500, 8).unwrap().0, x);
-        // A prefix of a longer draw; the points do not depend on the function.
-        let (short, _) = function_fit(FitFunction::Product, 10, 7).unwrap();
-        assert_eq!(&short[..], &x[..20]);
-        assert!(function_fit(FitFunction::Step, 0, 7).is_err());
+    fn bad_inputs_are_errors() {
+        assert!(function_fit(FitFunction::Product, 0, 0).is_err());
+        let err = "sine".parse::<FitFunction>().unwrap_err().to_string();
+        assert!(err.contains("sine") && err.contains("sin_cos_xy"), "{err}");
+        assert!("".parse::<FitFunction>().is_err());
     }
 }

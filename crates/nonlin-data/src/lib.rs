@@ -4,7 +4,7 @@
 //! [`Batches`] cut it reproducibly from a seed with the checkpointable [`Rng`]. Real data is found
 //! by [`locate`] and fetched by [`fetch_files`]; the 8x8 digits ship inside the crate. Arrays and
 //! tables come from `.npy` files ([`read_npy`], [`write_npy_f32`]) and numeric CSV files
-//! ([`read_csv_matrix`]). [`smooth_regression`] and [`function_fit`] are seeded regression tasks, and [`BigramModel`]
+//! ([`read_csv_matrix`]). [`smooth_regression`] is a seeded regression task, and [`BigramModel`]
 //! the next-token baseline a language model has to beat.
 
 pub mod atomic;

@@ -81,11 +81,11 @@ pub enum DataConfig {
         #[serde(default)]
         validation: f64,
     },
-    /// A two-input test function of the KAN papers (`function = "exp_sin"`, `product`,
-    /// `sin_cos`, `bessel`, `step`, `abs_sum`, `square_sum`) at `n` points uniform in [-1, 1]²
-    /// drawn from `seed`; by default 2000 points split half and half (pykan's 1000 / 1000).
+    /// Regression of a named function of two inputs (`function = "sin_cos_xy"`,
+    /// `"exp_sin_square"`, `"product"`; see `nonlin_data::FitFunction`) at `n` points uniform in
+    /// [-1, 1]^2 drawn from `seed`; the split from `train.split_seed`.
     FunctionFit {
-        function: nonlin_data::FitFunction,
+        function: String,
         #[serde(default = "fit_points")]
         n: usize,
         #[serde(default)]
@@ -206,7 +206,7 @@ fn spiral_noise() -> f64 {
     0.1
 }
 fn fit_points() -> usize {
-    2000
+    4096
 }
 fn smooth_points() -> usize {
     4000
@@ -348,6 +348,10 @@ pub struct ClaimSpec {
     /// says "beats the bigram by at least 0.6".
     #[serde(default)]
     pub offset: f64,
+    /// Multiplies the reference metric (only with `than_arm`/`than_metric`): `test_mse <= 0.8 ×
+    /// test_mse of relu` is `factor = 0.8`. The reference is `factor × metric + offset`.
+    #[serde(default = "one_f64", skip_serializing_if = "is_one")]
+    pub factor: f64,
     /// Slack in the claim's favour (for `~=`, the allowed distance).
     #[serde(default)]
     pub tolerance: f64,
@@ -395,6 +399,13 @@ struct ExperimentFile {
     /// Dotted overrides applied by `--quick` (the variant CI runs).
     #[serde(default)]
     quick: BTreeMap<String, Value>,
+}
+
+fn one_f64() -> f64 {
+    1.0
+}
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -616,6 +627,16 @@ impl Experiment {
             if !claim.offset.is_finite() || claim.value.is_some_and(|v| !v.is_finite()) {
                 return Err(spec_err(key, "value and offset must be finite".into()));
             }
+            if !(claim.factor.is_finite() && claim.factor > 0.0) {
+                return Err(spec_err(key, "factor must be a positive number".into()));
+            }
+            if claim.factor != 1.0 && claim.value.is_some() {
+                return Err(spec_err(
+                    key,
+                    "factor scales another metric: use it with `than_arm` or `than_metric`, not `value`"
+                        .into(),
+                ));
+            }
         }
 
         Ok(Experiment {
@@ -822,6 +843,7 @@ fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
             }
         }
         DataConfig::FunctionFit {
+            function,
             n,
             test_fraction,
             validation,
@@ -831,6 +853,9 @@ fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
             if *n == 0 {
                 return Err(("data.n".into(), "must be at least 1".into()));
             }
+            function
+                .parse::<nonlin_data::FitFunction>()
+                .map_err(|e| ("data.function".to_string(), e.to_string()))?;
         }
         DataConfig::ModularAddition {
             p,
@@ -1141,5 +1166,16 @@ steps = 10
         let both = SPEC.replace("value = 0.9", "value = 0.9\nthan_arm = \"tanh\"");
         assert!(err(&both, &[]).contains("either `value`"));
         assert!(err("name = [", &[]).contains("syntax"));
+        // a factor: positive and finite, and only against another metric
+        let factor_with_value = SPEC.replace("value = 0.9", "value = 0.9\nfactor = 0.8");
+        assert!(err(&factor_with_value, &[]).contains("factor"));
+        let against = SPEC.replace("value = 0.9", "than_arm = \"tanh\"");
+        for bad in ["0.0", "-0.8", "nan", "inf"] {
+            let text = against.replace("than_arm = ", &format!("factor = {bad}\nthan_arm = "));
+            assert!(err(&text, &[]).contains("factor"), "{bad}");
+        }
+        let good = against.replace("than_arm = ", "factor = 0.8\nthan_arm = ");
+        let e = Experiment::from_text(&good, "spec.toml", &[]).unwrap();
+        assert_eq!(e.claims[0].factor, 0.8);
     }
 }

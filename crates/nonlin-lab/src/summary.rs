@@ -240,10 +240,15 @@ pub fn check_claim(
         (None, other_arm, other_metric) => {
             let other_arm = other_arm.clone().unwrap_or_else(|| arm.clone());
             let other_metric = other_metric.clone().unwrap_or_else(|| claim.metric.clone());
-            let reference = if other_arm == arm {
-                other_metric.clone()
+            let scaled = if claim.factor != 1.0 {
+                format!("{} × ", claim.factor)
             } else {
-                format!("{other_metric} of {other_arm}")
+                String::new()
+            };
+            let reference = if other_arm == arm {
+                format!("{scaled}{other_metric}")
+            } else {
+                format!("{scaled}{other_metric} of {other_arm}")
             };
             let claimed = format!(
                 "{} of {arm} {} {reference}{offset}{tol}",
@@ -253,7 +258,11 @@ pub fn check_claim(
                 (Some(a), Some(b)) => (
                     claimed,
                     format!("{} vs {}", a.display(), b.display()),
-                    compare(a.mean - (b.mean + claim.offset), claim.op, claim.tolerance),
+                    compare(
+                        a.mean - (claim.factor * b.mean + claim.offset),
+                        claim.op,
+                        claim.tolerance,
+                    ),
                 ),
                 (None, _) => (claimed, missing(&claim.metric, &arm), false),
                 (_, None) => (claimed, missing(&other_metric, &other_arm), false),
@@ -306,6 +315,7 @@ mod tests {
             than_arm: than.map(String::from),
             than_metric: None,
             offset: 0.0,
+            factor: 1.0,
             tolerance,
             source: None,
         }
@@ -342,6 +352,20 @@ mod tests {
             "{}",
             r.measured
         );
+    }
+
+    /// A factor scales the reference: a = 0.97, b = 0.90; 0.97 <= 1.1 × 0.90 = 0.99 holds,
+    /// 0.97 <= 1.05 × 0.90 = 0.945 does not.
+    #[test]
+    fn claims_with_a_factor() {
+        let m = arms(&[0.96, 0.98], &[0.90]);
+        let mut c = claim(Op::AtMost, None, Some("b"), 0.0);
+        c.factor = 1.1;
+        let r = check(&c, &m);
+        assert!(r.passed, "{r:?}");
+        assert_eq!(r.claimed, "acc of a <= 1.1 × acc of b");
+        c.factor = 1.05;
+        assert!(!check(&c, &m).passed);
     }
 
     #[test]

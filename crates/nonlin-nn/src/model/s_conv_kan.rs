@@ -41,7 +41,11 @@ pub struct SConvKanConfig {
     pub prune_at: Option<u64>,
     /// m, the spaces a node keeps at `select_at` (default 2).
     #[serde(default = "two")]
-    pub keep: usize,
+    pub keep: usize,    /// τ at `prune_at`: during the selective phase the temperature falls geometrically from
+    /// `space.temperature` to this, so the selection is nearly one-hot when the rest is pruned
+    /// (absent: constant temperature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_temperature: Option<f64>,
 }
 
 fn channels() -> Vec<usize> {
@@ -60,6 +64,7 @@ impl Default for SConvKanConfig {
             select_at: None,
             prune_at: None,
             keep: two(),
+            final_temperature: None,
         }
     }
 }
@@ -81,6 +86,8 @@ impl SConvKanConfig {
             select_at: self.select_at,
             prune_at: self.prune_at,
             keep: self.keep,
+            temperature: self.space.temperature,
+            final_temperature: self.final_temperature,
         }
     }
 
@@ -148,7 +155,7 @@ impl ModelSpec for SConvKanConfig {
             )));
         }
         self.space.validate()?;
-        self.phases().validate(self.space.spaces.len())
+        self.phases().validate()
     }
 
     fn build(&self, io: &ModelIo, device: &Device) -> Result<SConvKan, NnError> {
@@ -247,7 +254,7 @@ mod tests {
             "kind = \"s_conv_kan\"\nchannels = [0]",
             "kind = \"s_conv_kan\"\nkernel_size = 4",
             "kind = \"s_conv_kan\"\nkernel_size = 99",
-            "kind = \"s_conv_kan\"\nkeep = 9",
+            "kind = \"s_conv_kan\"\nkeep = 0",
             "kind = \"s_conv_kan\"\nselect_at = 5\nprune_at = 1",
         ] {
             let config: crate::ModelConfig = toml::from_str(text).unwrap();

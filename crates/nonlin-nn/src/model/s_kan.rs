@@ -7,7 +7,10 @@
 //! `prune_at` it keeps the best one, and spaces no node of a layer uses are dropped from the
 //! computation. Without `select_at`/`prune_at` the mixture trains throughout. The phases run
 //! through the runner's [`Network::before_step`] hook; the masks are saved with the weights, so a
-//! resumed or reloaded model keeps its selection.
+//! resumed or reloaded model keeps its selection. With `final_temperature`, the selection
+//! softmax's temperature falls geometrically through the selective phase (UNCONFIRMED: a
+//! workbench choice so that pruning removes little weight, as in annealed differentiable
+//! architecture search).
 //!
 //! Names: `SKan.layers.{l}.base_weight`, `.selection` (β `[out, K]`), `.mask`, and each space's
 //! parameters under `.spaces.{k}.{Space}.…` (e.g. `SKan.layers.0.spaces.1.Chebyshev.coefficients`).
@@ -27,6 +30,10 @@ pub struct Phases {
     pub select_at: Option<u64>,
     pub prune_at: Option<u64>,
     pub keep: usize,
+    /// τ of the selection softmax before the selective phase.
+    pub temperature: f64,
+    /// τ reached at `prune_at`, geometrically from `select_at` on.
+    pub final_temperature: Option<f64>,
 }
 
 pub(crate) fn two() -> usize {
@@ -34,11 +41,12 @@ pub(crate) fn two() -> usize {
 }
 
 impl Phases {
-    /// Checks that the phases come in order and `keep` fits the pool.
-    pub fn validate(&self, pool: usize) -> Result<(), NnError> {
-        if self.keep == 0 || self.keep > pool {
+    /// Checks that the phases come in order and `keep` is positive (a `keep` at or above the
+    /// pool's size keeps every space, so arms that shrink the pool need not change it).
+    pub fn validate(&self) -> Result<(), NnError> {
+        if self.keep == 0 || self.keep > 1024 {
             return Err(NnError::BadConfig(format!(
-                "s_kan keep must be in 1..={pool} (the pool's size), got {}",
+                "s_kan keep must be in 1..=1024, got {}",
                 self.keep
             )));
         }
@@ -49,7 +57,32 @@ impl Phases {
                 "s_kan prune_at ({prune}) must come after select_at ({select})"
             )));
         }
+        if let Some(t) = self.final_temperature {
+            if !(t.is_finite() && t > 0.0 && t <= 1e6) {
+                return Err(NnError::BadConfig(format!(
+                    "s_kan final_temperature must be in (0, 1e6], got {t}"
+                )));
+            }
+            if self.select_at.is_none() || self.prune_at.is_none() {
+                return Err(NnError::BadConfig(
+                    "s_kan final_temperature anneals between select_at and prune_at; give both"
+                        .into(),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// τ before `step`: constant, or geometric from `temperature` at `select_at` to
+    /// `final_temperature` at `prune_at`.
+    pub fn temperature_at(&self, step: u64) -> f64 {
+        match (self.final_temperature, self.select_at, self.prune_at) {
+            (Some(end), Some(select), Some(prune)) if step >= select => {
+                let progress = ((step - select) as f64 / (prune - select) as f64).min(1.0);
+                self.temperature * (end / self.temperature).powf(progress)
+            }
+            _ => self.temperature,
+        }
     }
 
     /// The layers after the phase change due before `step`, if any.
@@ -62,13 +95,18 @@ impl Phases {
             None
         };
         let started = self.select_at.or(self.prune_at).is_some_and(|s| step >= s);
+        let temperature = self.temperature_at(step);
         layers
             .into_iter()
-            .map(|layer| match keep {
-                Some(k) => layer.keep_top(k),
-                // After a reload the cache of used spaces is rebuilt from the saved masks.
-                None if started => layer.refresh(),
-                None => layer,
+            .map(|layer| {
+                let mut layer = match keep {
+                    Some(k) => layer.keep_top(k),
+                    // After a reload the cache of used spaces is rebuilt from the saved masks.
+                    None if started => layer.refresh(),
+                    None => layer,
+                };
+                layer.temperature = temperature;
+                layer
             })
             .collect()
     }
@@ -89,9 +127,13 @@ pub struct SKanConfig {
     /// Step at which every node keeps only its best space (absent: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prune_at: Option<u64>,
-    /// m, the spaces a node keeps at `select_at` (default 2).
+    /// m, the spaces a node keeps at `select_at` (default 2; at most the pool).
     #[serde(default = "two")]
-    pub keep: usize,
+    pub keep: usize,    /// τ at `prune_at`: during the selective phase the temperature falls geometrically from
+    /// `space.temperature` to this, so the selection is nearly one-hot when the rest is pruned
+    /// (absent: constant temperature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_temperature: Option<f64>,
 }
 
 /// An activation-space selectable KAN.
@@ -111,6 +153,7 @@ impl SKanConfig {
             select_at: None,
             prune_at: None,
             keep: two(),
+            final_temperature: None,
         }
     }
 
@@ -120,6 +163,8 @@ impl SKanConfig {
             select_at: self.select_at,
             prune_at: self.prune_at,
             keep: self.keep,
+            temperature: self.space.temperature,
+            final_temperature: self.final_temperature,
         }
     }
 
@@ -160,7 +205,7 @@ impl ModelSpec for SKanConfig {
             )));
         }
         self.space.validate()?;
-        self.phases().validate(self.space.spaces.len())
+        self.phases().validate()
     }
 
     fn build(&self, io: &ModelIo, device: &Device) -> Result<SKan, NnError> {
@@ -257,12 +302,32 @@ mod tests {
         assert_eq!(model.selected()[1], vec![vec![FunctionSpace::Bspline]]);
     }
 
+    /// τ = 1 until step 100, then 1·(0.01)^((t − 100)/100): 0.1 at 150, 0.01 from 200 on.
+    #[test]
+    fn temperature_anneals_through_the_selective_phase() {
+        let mut config = SKanConfig::new(vec![2]);
+        config.select_at = Some(100);
+        config.prune_at = Some(200);
+        config.final_temperature = Some(0.01);
+        let phases = config.phases();
+        for (step, tau) in [(0, 1.0), (99, 1.0), (100, 1.0), (150, 0.1), (200, 0.01), (900, 0.01)] {
+            assert!((phases.temperature_at(step) - tau).abs() < 1e-12, "{step}");
+        }
+        let device = Device::flex();
+        let model = config.init(2, 1, &device).unwrap();
+        let input = ModelInput::Real(Tensor::zeros([1, 2], &device));
+        let model = model.before_step(150, &input).unwrap();
+        assert!((model.layers[0].temperature - 0.1).abs() < 1e-12);
+    }
+
     #[test]
     fn bad_configs_are_errors() {
         let cases = [
+            "kind = \"s_kan\"\nhidden = [4]\nfinal_temperature = 0.1",
+            "kind = \"s_kan\"\nhidden = [4]\nselect_at = 1\nprune_at = 2\nfinal_temperature = 0.0",
             "kind = \"s_kan\"\nhidden = [0]",
             "kind = \"s_kan\"\nhidden = [4]\nkeep = 0",
-            "kind = \"s_kan\"\nhidden = [4]\nkeep = 6",
+            "kind = \"s_kan\"\nhidden = [4]\nkeep = 5000",
             "kind = \"s_kan\"\nhidden = [4]\nselect_at = 10\nprune_at = 10",
             "kind = \"s_kan\"\nhidden = [4]\n[space]\nspaces = []",
             "kind = \"s_kan\"\nhidden = [4]\n[space]\ntemperature = 0.0",
