@@ -302,6 +302,36 @@ mod tests {
         assert_eq!(model.selected()[1], vec![vec![FunctionSpace::Bspline]]);
     }
 
+    /// A model saved after pruning and loaded into a fresh one (as a checkpoint is) keeps its
+    /// selection: the next `before_step` rebuilds the cache of used spaces from the loaded masks,
+    /// and the outputs are the saved model's.
+    #[test]
+    fn phases_survive_a_reload() {
+        let device = Device::flex();
+        let mut config = SKanConfig::new(vec![3]);
+        config.select_at = Some(2);
+        config.prune_at = Some(4);
+        let input = ModelInput::Real(Tensor::from_data(
+            burn::tensor::TensorData::new(vec![0.3f32, -0.8, 0.1, 0.6], [2, 2]),
+            &device,
+        ));
+        let mut model = config.init(2, 1, &device).unwrap();
+        for step in 0..6 {
+            model = model.before_step(step, &input).unwrap();
+        }
+        let bytes = crate::weights::to_safetensors(&model).unwrap();
+        let fresh = config.init(2, 1, &device).unwrap();
+        assert!(fresh.selected()[0].iter().all(|n| n.len() == 5));
+        let loaded = crate::weights::from_safetensors(fresh, bytes)
+            .unwrap()
+            .before_step(6, &input)
+            .unwrap();
+        assert_eq!(loaded.selected(), model.selected());
+        assert_eq!(loaded.layers[0].active_spaces(), model.layers[0].active_spaces());
+        let out = |m: &SKan| crate::neuron::kan::host(m.forward_input(&input).unwrap());
+        assert_eq!(out(&loaded), out(&model));
+    }
+
     /// τ = 1 until step 100, then 1·(0.01)^((t − 100)/100): 0.1 at 150, 0.01 from 200 on.
     #[test]
     fn temperature_anneals_through_the_selective_phase() {

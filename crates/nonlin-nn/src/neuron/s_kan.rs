@@ -162,6 +162,11 @@ impl SKanLayer {
         y.expect("at least one space is active")
     }
 
+    /// Which spaces of the pool some node still computes (the cache the forward pass reads).
+    pub fn active_spaces(&self) -> &[bool] {
+        &self.active
+    }
+
     /// Which spaces each node still uses.
     pub fn selected(&self) -> Vec<Vec<FunctionSpace>> {
         let pool = self.pool();
