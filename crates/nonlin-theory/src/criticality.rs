@@ -84,7 +84,7 @@ impl Default for CriticalityConfig {
             k_max: 100.0,
             k_points: 160,
             relu_k: vec![1.0, 7.3],
-            tanh_small_k: 1e-6,
+            tanh_small_k: 1e-8,
             profile_activation: "tanh".into(),
             profile_cw: vec![0.7, 1.0, 1.5],
             profile_k0: 1.0,

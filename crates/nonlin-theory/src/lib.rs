@@ -52,6 +52,8 @@ macro_rules! probes {
 probes! {
     deep_linear => DeepLinear(DeepLinearConfig),
     criticality => Criticality(CriticalityConfig),
+    ntk => Ntk(NtkConfig),
+    infinite_depth => InfiniteDepth(InfiniteDepthConfig),
 }
 
 impl ProbeConfig {
