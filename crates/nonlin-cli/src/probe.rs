@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use nonlin::lab::probe::{
-    ProbeExperiment, ProbeOutcome, probe_config, probe_run_folder, run_probe,
+    ProbeExperiment, ProbeOutcome, RunFolderModel, probe_config, probe_run_folder, run_probe,
 };
 use nonlin::lab::runner::unique_run_dir;
 use nonlin::lab::{Experiment, LabError, Override};
@@ -85,16 +85,14 @@ pub fn probe(args: Args) -> Result<ExitCode, LabError> {
         Some(path) if path.is_dir() => {
             let config = probe_config(&args.name, &overrides)?;
             let experiment = ProbeExperiment::adhoc(config, seeds_or(&args.seeds, vec![0]))?;
-            probe_run_folder(
-                &experiment,
-                path,
-                args.arm.as_deref(),
-                args.seed,
-                args.data_dir.as_deref(),
-                args.rows,
-                &out,
-                &mut progress,
-            )?
+            let source = RunFolderModel {
+                run_dir: path,
+                arm: args.arm.as_deref(),
+                seed: args.seed,
+                data_dir: args.data_dir.as_deref(),
+                rows: args.rows,
+            };
+            probe_run_folder(&experiment, &source, &out, &mut progress)?
         }
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(LabError::io(path))?;

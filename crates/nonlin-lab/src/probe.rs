@@ -524,18 +524,34 @@ pub fn probe_data(
     Ok(ProbeData { inputs, labels })
 }
 
-/// Runs a probe on the trained model of a run folder (`arm`/`seed`, default the first), with
-/// up to `rows` test rows of its data.
+/// Which trained model of a run folder a probe reads, and how much of its data.
+#[derive(Debug, Clone)]
+pub struct RunFolderModel<'a> {
+    pub run_dir: &'a Path,
+    /// The arm (default: the first).
+    pub arm: Option<&'a str>,
+    /// The seed (default: the first).
+    pub seed: Option<u64>,
+    /// Where to look for the run's data first.
+    pub data_dir: Option<&'a Path>,
+    /// Test rows of its data handed to the probe.
+    pub rows: usize,
+}
+
+/// Runs a probe on the trained model of a run folder, with up to `rows` test rows of its data.
 pub fn probe_run_folder(
     experiment: &ProbeExperiment,
-    run_dir: &Path,
-    arm: Option<&str>,
-    seed: Option<u64>,
-    data_dir: Option<&Path>,
-    rows: usize,
+    source: &RunFolderModel<'_>,
     out_dir: &Path,
     progress: &mut dyn Progress,
 ) -> Result<ProbeOutcome, LabError> {
+    let RunFolderModel {
+        run_dir,
+        arm,
+        seed,
+        data_dir,
+        rows,
+    } = *source;
     let device = Device::flex();
     let unit = crate::trained::TrainedUnit::load(run_dir, arm, seed, &device)?;
     let data = match probe_data(&unit.config, data_dir, rows) {
@@ -672,12 +688,7 @@ value = 5
             ))
             .contains("one arm")
         );
-        assert!(
-            err(&format!(
-                "name = \"x\"\nseeds = []\n[probe]\nkind = \"deep_linear\""
-            ))
-            .contains("seed")
-        );
+        assert!(err("name = \"x\"\nseeds = []\n[probe]\nkind = \"deep_linear\"").contains("seed"));
     }
 
     #[test]

@@ -361,7 +361,7 @@ impl Probe for CriticalityConfig {
         if self.kurtosis_widths.iter().any(|&n| n == 0 || n > 100_000) {
             return Err(TheoryError::config(NAME, "kurtosis_widths", "must be in 1..=100000"));
         }
-        if self.kurtosis_depths.iter().any(|&l| l < 2 || l > 10_000) {
+        if self.kurtosis_depths.iter().any(|&l| !(2..=10_000).contains(&l)) {
             return Err(TheoryError::config(NAME, "kurtosis_depths", "must be in 2..=10000"));
         }
         if self.inits > 0 && self.inits < 10 && !self.kurtosis_widths.is_empty() {

@@ -275,7 +275,7 @@ impl Probe for DeepLinearConfig {
         if self.strengths.iter().any(|&s| u0 >= self.reach * s) {
             return Err(TheoryError::config(NAME, "init_strength", "a0^2 must lie below reach * s for every mode"));
         }
-        if !(self.loss_drop < 1.0) {
+        if self.loss_drop >= 1.0 {
             return Err(TheoryError::config(NAME, "loss_drop", "must be below 1"));
         }
         Ok(())

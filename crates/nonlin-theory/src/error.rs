@@ -56,23 +56,6 @@ pub(crate) fn positive(
     }
 }
 
-/// Checks that `value` is finite and non-negative.
-pub(crate) fn non_negative(
-    probe: &'static str,
-    field: &'static str,
-    value: f64,
-) -> Result<(), TheoryError> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(())
-    } else {
-        Err(TheoryError::config(
-            probe,
-            field,
-            format!("must be a number >= 0, got {value}"),
-        ))
-    }
-}
-
 /// Checks that an integer field lies in `lo..=hi`.
 pub(crate) fn in_range(
     probe: &'static str,

@@ -143,11 +143,11 @@ impl SignedLog {
         self.sign * self.log.exp()
     }
 
-    pub fn mul(self, o: Self) -> Self {
+    pub fn times(self, o: Self) -> Self {
         if self.sign == 0.0 || o.sign == 0.0 { Self::ZERO } else { Self { sign: self.sign * o.sign, log: self.log + o.log } }
     }
 
-    pub fn add(self, o: Self) -> Self {
+    pub fn plus(self, o: Self) -> Self {
         if self.sign == 0.0 {
             return o;
         }
@@ -167,12 +167,12 @@ fn hermite_dual_log(a2: &[f64], s: SignedLog) -> (SignedLog, SignedLog) {
     let mut power = SignedLog::new(1.0); // s^k
     for (k, &a) in a2.iter().enumerate() {
         if a > 0.0 {
-            value = value.add(SignedLog::new(a).mul(power));
+            value = value.plus(SignedLog::new(a).times(power));
         }
         if k + 1 < a2.len() && a2[k + 1] > 0.0 {
-            deriv = deriv.add(SignedLog::new((k + 1) as f64 * a2[k + 1]).mul(power));
+            deriv = deriv.plus(SignedLog::new((k + 1) as f64 * a2[k + 1]).times(power));
         }
-        power = power.mul(s);
+        power = power.times(s);
     }
     (value, deriv)
 }
@@ -185,7 +185,7 @@ pub fn deep_ntk_log(xi: f64, depth: usize, dual: &SphereDual) -> SignedLog {
             let (mut s, mut theta) = (SignedLog::new(xi), SignedLog::new(xi));
             for _ in 0..depth {
                 let (p, d) = hermite_dual_log(a2, s);
-                theta = theta.mul(d).add(p);
+                theta = theta.times(d).plus(p);
                 s = p;
             }
             theta
@@ -445,11 +445,11 @@ mod tests {
     fn signed_log_arithmetic() {
         // 3 + (-5) = -2; (-2) * 4 = -8; 1e-300 * 1e-300 underflows in f64 but not here
         let (a, b) = (SignedLog::new(3.0), SignedLog::new(-5.0));
-        assert!((a.add(b).value() + 2.0).abs() < 1e-15);
-        assert!((SignedLog::new(-2.0).mul(SignedLog::new(4.0)).value() + 8.0).abs() < 1e-14);
-        let tiny = SignedLog::new(1e-300).mul(SignedLog::new(1e-300));
+        assert!((a.plus(b).value() + 2.0).abs() < 1e-15);
+        assert!((SignedLog::new(-2.0).times(SignedLog::new(4.0)).value() + 8.0).abs() < 1e-14);
+        let tiny = SignedLog::new(1e-300).times(SignedLog::new(1e-300));
         assert!((tiny.log - (-600.0 * 10f64.ln())).abs() < 1e-9);
-        assert_eq!(a.add(SignedLog::new(-3.0)), SignedLog::ZERO);
+        assert_eq!(a.plus(SignedLog::new(-3.0)), SignedLog::ZERO);
     }
 
     /// The log-space recursion equals the plain one where neither underflows.
