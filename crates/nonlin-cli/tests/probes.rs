@@ -55,7 +55,14 @@ fn probe_json(runs: &Path, slug: &str) -> serde_json::Value {
 fn every_probe_paper_runs_its_quick_variant() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
-    for slug in ["deep_linear", "criticality", "ntk", "infinite_depth"] {
+    for slug in [
+        "deep_linear",
+        "criticality",
+        "ntk",
+        "infinite_depth",
+        "rep_geometry",
+        "permutation_ntk",
+    ] {
         let out = run_ok(
             nonlin()
                 .args([

@@ -54,6 +54,8 @@ probes! {
     criticality => Criticality(CriticalityConfig),
     ntk => Ntk(NtkConfig),
     infinite_depth => InfiniteDepth(InfiniteDepthConfig),
+    rep_geometry => RepGeometry(RepGeometryConfig),
+    permutation_ntk => PermutationNtk(PermutationNtkConfig),
 }
 
 impl ProbeConfig {
