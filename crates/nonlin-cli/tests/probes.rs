@@ -62,6 +62,7 @@ fn every_probe_paper_runs_its_quick_variant() {
         "infinite_depth",
         "rep_geometry",
         "permutation_ntk",
+        "kappa_tune",
     ] {
         let out = run_ok(
             nonlin()

@@ -56,6 +56,7 @@ probes! {
     infinite_depth => InfiniteDepth(InfiniteDepthConfig),
     rep_geometry => RepGeometry(RepGeometryConfig),
     permutation_ntk => PermutationNtk(PermutationNtkConfig),
+    kappa_tune => KappaTune(KappaTuneConfig),
 }
 
 impl ProbeConfig {

@@ -65,6 +65,9 @@ impl Default for RepGeometryConfig {
     }
 }
 
+/// Final input and output alignment, final MSE, and the curve `(step, CKA_in, CKA_out)`.
+type Trained = (f64, f64, f64, Vec<(f64, f64, f64)>);
+
 /// `(CKA(hidden, X X^T), CKA(hidden, y y^T))` of a representation.
 pub fn alignments(hidden: &Matrix, x: &Matrix, y: &Matrix) -> (f64, f64) {
     let k = gram(hidden);
@@ -72,7 +75,8 @@ pub fn alignments(hidden: &Matrix, x: &Matrix, y: &Matrix) -> (f64, f64) {
 }
 
 impl RepGeometryConfig {
-    fn train(&self, act: &str, x: &Matrix, y: &Matrix, rng: &mut Rng) -> Result<(f64, f64, f64, Vec<(f64, f64, f64)>), TheoryError> {
+    /// Trains one net: final `(CKA_in, CKA_out, MSE)` and the curve `(step, CKA_in, CKA_out)`.
+    fn train(&self, act: &str, x: &Matrix, y: &Matrix, rng: &mut Rng) -> Result<Trained, TheoryError> {
         let activation = ScalarActivation::from_spec(act)?;
         let widths = [self.dim, self.hidden, 1];
         let mut net = DenseNet::standard_init(&widths, 1.0, 0.0, false, activation, rng);
