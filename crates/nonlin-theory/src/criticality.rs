@@ -374,7 +374,11 @@ impl Probe for CriticalityConfig {
     }
 
     fn metrics(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out: Vec<String> = ["model.critical_c_w", "model.critical_c_b"].map(String::from).to_vec();
+        for l in 0..16 {
+            out.push(format!("model.layer{l}.c_w"));
+            out.push(format!("model.layer{l}.c_b"));
+        }
         for k in &self.relu_k {
             out.push(format!("relu.chi_par.k{k}"));
             out.push(format!("relu.chi_perp.k{k}"));
@@ -414,6 +418,9 @@ impl Probe for CriticalityConfig {
 
     fn run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
         let mut report = ProbeReport::default();
+        if let Some(model) = input.model {
+            return self.model_initialisation(model);
+        }
         self.susceptibilities(&mut report)?;
         self.table(&mut report)?;
         self.profiles(&mut report)?;
@@ -425,6 +432,36 @@ impl Probe for CriticalityConfig {
 }
 
 impl CriticalityConfig {
+    /// A trained (or freshly initialised) MLP: its per-layer `C_W = fan_in Var(W)` and
+    /// `C_b = Var(b)` beside the critical values of its activation.
+    fn model_initialisation(&self, model: &nonlin_nn::Model) -> Result<ProbeReport, TheoryError> {
+        let nonlin_nn::Model::Mlp(mlp) = model else {
+            return Err(TheoryError::Model { probe: NAME, reason: "only `mlp` models have the layer structure of the recursion".into() });
+        };
+        let mut report = ProbeReport::default();
+        let net = crate::kernels::DenseNet::from_mlp(mlp)?;
+        let act = net.activations.first().cloned().unwrap_or(ScalarActivation::Identity);
+        let crit = Criticality { duals: Duals::with_nodes(act, self.nodes, 2)? }.critical(self.k_min, self.k_max, self.k_points);
+        report.set("model.critical_c_w", crit.c_w);
+        report.set("model.critical_c_b", crit.c_b);
+        let mut table = ReportTable::new("model_initialisation", "the model's C_W = fan_in Var(W) and C_b = Var(b) per layer, beside its activation's critical values", ["layer", "fan in", "C_W", "C_b", "critical C_W", "critical C_b"]);
+        for (l, layer) in net.layers.iter().enumerate() {
+            let w: Vec<f64> = (0..layer.fan_out()).flat_map(|i| (0..layer.fan_in()).map(move |j| (i, j))).map(|(i, j)| layer.weight[(i, j)]).collect();
+            let var = |v: &[f64]| {
+                let m = v.iter().sum::<f64>() / v.len() as f64;
+                v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64
+            };
+            let c_w = var(&w) * layer.fan_in() as f64;
+            let c_b = layer.bias.as_ref().map_or(0.0, |b| var(b));
+            report.set(format!("model.layer{l}.c_w"), c_w);
+            report.set(format!("model.layer{l}.c_b"), c_b);
+            table.push([l.to_string(), layer.fan_in().to_string(), format!("{c_w:.4}"), format!("{c_b:.4}"), format!("{:.4}", crit.c_w), format!("{:.4}", crit.c_b)]);
+        }
+        report.tables.push(table);
+        report.notes.push(format!("Activation class: {}. Burn's default (PyTorch-like) initialisation gives C_W = 1/3 (Kaiming uniform with a = sqrt 5); training moves it.", crit.class.label()));
+        Ok(report)
+    }
+
     /// (a) ReLU at C_W = 2 and tanh at C_W = 1, small K.
     fn susceptibilities(&self, report: &mut ProbeReport) -> Result<(), TheoryError> {
         let relu = Criticality::new("relu", self.nodes)?;
@@ -646,6 +683,19 @@ mod tests {
         let xs = simulate_preactivations(&ScalarActivation::Identity, 1.0, 16, 4, 3, 20_000, &mut rng);
         // a product of Gaussian matrices is not Gaussian, but at depth 1 the output is: |k| < 0.1
         assert!(excess_kurtosis(&xs[0]).abs() < 0.1);
+    }
+
+    /// On a freshly initialised Burn MLP: Kaiming-uniform with a = sqrt(5) has Var(W) =
+    /// 1/(3 fan_in), so C_W is about 1/3 (within sampling noise), against ReLU's critical 2.
+    #[test]
+    fn a_models_initialisation_beside_criticality() {
+        let device = burn::tensor::Device::flex();
+        nonlin_nn::engine::seed(&device, 3);
+        let mlp = nonlin_nn::MlpConfig::new(vec![256, 256]).init(64, 10, &device).unwrap();
+        let model = nonlin_nn::Model::Mlp(mlp);
+        let report = CriticalityConfig::default().run(&ProbeInput { seed: 0, model: Some(&model), data: None }).unwrap();
+        assert!((report.numbers["model.layer1.c_w"] - 1.0 / 3.0).abs() < 0.02, "{}", report.numbers["model.layer1.c_w"]);
+        assert!((report.numbers["model.critical_c_w"] - 2.0).abs() < 1e-12);
     }
 
     #[test]
