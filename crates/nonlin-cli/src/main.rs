@@ -3,6 +3,7 @@
 
 mod generate;
 mod predict;
+mod probe;
 mod progress;
 mod sweep;
 
@@ -104,6 +105,9 @@ enum Command {
     Predict(predict::Args),
     /// Continue a prompt with a trained language model.
     Generate(generate::Args),
+    /// Run a theory probe on its own, on a run folder's trained model, or from a probe
+    /// experiment file; writes a probe folder.
+    Probe(probe::Args),
     /// Data sets: fetch them, or list what is available where.
     Data {
         #[command(subcommand)]
@@ -185,6 +189,7 @@ fn dispatch(command: Command) -> Result<ExitCode, LabError> {
         } => reproduce(paper.as_deref(), quick, report_only, &dir, &runs, &engine),
         Command::Predict(args) => predict::predict(args),
         Command::Generate(args) => generate::generate(args),
+        Command::Probe(args) => probe::probe(args),
         Command::Data { action } => data_command(action),
     }
 }

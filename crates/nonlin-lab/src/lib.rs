@@ -12,6 +12,7 @@ pub mod error;
 pub mod metric;
 pub mod metrics_log;
 pub mod plot;
+pub mod probe;
 pub mod provenance;
 pub mod report;
 pub mod reproduce;

@@ -54,6 +54,9 @@ pub fn reproduce_paper(
     progress: &mut dyn Progress,
 ) -> Result<PaperResult, LabError> {
     let text = std::fs::read_to_string(spec).map_err(LabError::io(spec))?;
+    if crate::probe::is_probe_spec(&text) {
+        return crate::probe::reproduce_probe(slug, spec, &text, quick, runs_root, progress);
+    }
     let source = spec.display().to_string();
     let overrides: Vec<Override> = if quick {
         Experiment::quick_overrides(&text, &source)?

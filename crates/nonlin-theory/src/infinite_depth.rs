@@ -1,0 +1,520 @@
+//! Infinite-depth NTK classifiers (Radhakrishnan, Belkin and Uhler, "Wide and Deep Neural
+//! Networks Achieve Optimality for Classification", arXiv:2204.14126).
+//!
+//! On the unit sphere with a sphere-normalised dual `phi_hat(xi) = sum_k a_k^2 xi^k`
+//! (`sum a_k^2 = 1`), the depth-L NTK follows `S^(l+1) = phi_hat(S^(l))`,
+//! `Theta^(l+1) = Theta^(l) phi_hat'(S^(l)) + phi_hat(S^(l))` from `S^(0) = Theta^(0) = x.x'`, and
+//! the classifier is `sign(Theta(x, X) Theta(X, X)^{-1} y)`. As L grows it becomes:
+//! - **majority vote** when `phi_hat(0) > 0` (ReLU-like): correlations go to a fixed point and the
+//!   kernel flattens;
+//! - **1-nearest-neighbour** when `phi_hat(0) = phi_hat'(0) = 0`: correlations shrink
+//!   super-exponentially and the nearest training point dominates;
+//! - a **singular-kernel vote** `sign(sum_j y_j ||x - x_j||^{-alpha})` with
+//!   `alpha = 2 ln(1/phi_hat'(0)) / ln phi_hat'(1)` when `phi_hat(0) = 0` and
+//!   `0 < phi_hat'(0) < 1 < phi_hat'(1)`.
+//!
+//! Deep kernels underflow in f64 (at depth 20 in the 1-NN regime), so the recursion of a Hermite
+//! dual runs in signed log space; each test row is scaled by its largest entry before leaving log
+//! space (the sign of a prediction does not change), and the train kernel is divided by its
+//! diagonal. The probe (notes section 4.4) measures agreement of the depth-L classifier with the
+//! reference rule on random test points, and tables the regime of every registered activation.
+//!
+//! UNCONFIRMED choices (config fields): the half-space labels are flipped with probability
+//! `label_noise` = 0.1; a prediction or reference of exactly 0 counts as +1; the random-label set
+//! has exactly round(0.65 n) positives.
+
+use nonlin_data::Rng;
+use nonlin_nn::Activation;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{in_range, non_empty};
+use crate::kernels::linalg::solve;
+use crate::kernels::recursion::SphereDual;
+use crate::kernels::{Duals, Matrix, ScalarActivation, gaussian};
+use crate::{Probe, ProbeInput, ProbeReport, ReportTable, SeriesGroup, TheoryError};
+
+const NAME: &str = "infinite_depth";
+
+/// The reference rule a case is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Majority,
+    NearestNeighbour,
+    SingularVote,
+}
+
+/// How a case labels its training points.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Labels {
+    /// Random labels with this fraction in class +1.
+    Random { positive: f64 },
+    /// `sign(w.x)` for a random unit `w`, each flipped with probability `noise`.
+    HalfSpace { noise: f64 },
+}
+
+/// One experiment: an activation given by squared Hermite coefficients (or `relu`), data, depths.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// Name in metric keys (`relu`, `a2a3`, ...).
+    pub name: String,
+    /// `a_k^2` of the normalised dual; empty for `activation`.
+    #[serde(default)]
+    pub hermite: Vec<f64>,
+    /// A registered activation spec (used when `hermite` is empty; ReLU uses the arc-cosine form).
+    #[serde(default)]
+    pub activation: Option<String>,
+    /// d, the input dimension (points on S^{d-1}).
+    pub dim: usize,
+    /// n, training points.
+    pub train: usize,
+    pub labels: Labels,
+    /// L, the depths.
+    pub depths: Vec<usize>,
+    /// The rules agreement is measured with.
+    pub rules: Vec<Rule>,
+}
+
+/// Configuration of the infinite-depth probe (notes section 4.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InfiniteDepthConfig {
+    /// Random test points on the sphere.
+    pub test_points: usize,
+    pub cases: Vec<Case>,
+    /// The activation whose regime is tabled (absent: the whole registry).
+    pub activation: Option<String>,
+}
+
+impl Default for InfiniteDepthConfig {
+    fn default() -> Self {
+        let majority = Case {
+            name: "relu".into(),
+            hermite: vec![],
+            activation: Some("relu".into()),
+            dim: 3,
+            train: 60,
+            labels: Labels::Random { positive: 0.65 },
+            depths: vec![10, 100, 1000, 10000],
+            rules: vec![Rule::Majority],
+        };
+        let nn = Case {
+            name: "a2a3".into(),
+            hermite: vec![0.0, 0.0, 0.5, 0.5],
+            activation: None,
+            dim: 3,
+            train: 60,
+            labels: Labels::Random { positive: 0.65 },
+            depths: vec![1, 4, 6, 8, 20, 40],
+            rules: vec![Rule::NearestNeighbour],
+        };
+        let singular = Case {
+            name: "a1a3".into(),
+            hermite: vec![0.0, 0.5, 0.0, 0.5],
+            activation: None,
+            dim: 5,
+            train: 300,
+            labels: Labels::HalfSpace { noise: 0.1 },
+            depths: vec![1, 5, 10, 40],
+            rules: vec![Rule::SingularVote, Rule::NearestNeighbour],
+        };
+        let singular2 = Case { name: "a1a2".into(), hermite: vec![0.0, 0.3, 0.7], depths: vec![10, 40], ..singular.clone() };
+        Self { test_points: 400, cases: vec![majority, nn, singular, singular2], activation: None }
+    }
+}
+
+/// A real number as sign and log-magnitude, for kernels that underflow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SignedLog {
+    pub sign: f64,
+    pub log: f64,
+}
+
+impl SignedLog {
+    pub const ZERO: SignedLog = SignedLog { sign: 0.0, log: f64::NEG_INFINITY };
+
+    pub fn new(x: f64) -> Self {
+        if x == 0.0 { Self::ZERO } else { Self { sign: x.signum(), log: x.abs().ln() } }
+    }
+
+    pub fn value(self) -> f64 {
+        self.sign * self.log.exp()
+    }
+
+    pub fn times(self, o: Self) -> Self {
+        if self.sign == 0.0 || o.sign == 0.0 { Self::ZERO } else { Self { sign: self.sign * o.sign, log: self.log + o.log } }
+    }
+
+    pub fn plus(self, o: Self) -> Self {
+        if self.sign == 0.0 {
+            return o;
+        }
+        if o.sign == 0.0 {
+            return self;
+        }
+        let (big, small) = if self.log >= o.log { (self, o) } else { (o, self) };
+        let ratio = (small.log - big.log).exp() * small.sign * big.sign;
+        let m = 1.0 + ratio;
+        if m == 0.0 { Self::ZERO } else { Self { sign: big.sign * m.signum(), log: big.log + m.abs().ln() } }
+    }
+}
+
+/// `(phi_hat(s), phi_hat'(s))` of squared Hermite coefficients, in signed log space.
+fn hermite_dual_log(a2: &[f64], s: SignedLog) -> (SignedLog, SignedLog) {
+    let (mut value, mut deriv) = (SignedLog::ZERO, SignedLog::ZERO);
+    let mut power = SignedLog::new(1.0); // s^k
+    for (k, &a) in a2.iter().enumerate() {
+        if a > 0.0 {
+            value = value.plus(SignedLog::new(a).times(power));
+        }
+        if k + 1 < a2.len() && a2[k + 1] > 0.0 {
+            deriv = deriv.plus(SignedLog::new((k + 1) as f64 * a2[k + 1]).times(power));
+        }
+        power = power.times(s);
+    }
+    (value, deriv)
+}
+
+/// The depth-L NTK `Theta^(L)` of one pair with `x.x' = xi` in signed log space (Hermite duals),
+/// or in f64 for other duals.
+pub fn deep_ntk_log(xi: f64, depth: usize, dual: &SphereDual) -> SignedLog {
+    match dual {
+        SphereDual::Hermite(a2) => {
+            let (mut s, mut theta) = (SignedLog::new(xi), SignedLog::new(xi));
+            for _ in 0..depth {
+                let (p, d) = hermite_dual_log(a2, s);
+                theta = theta.times(d).plus(p);
+                s = p;
+            }
+            theta
+        }
+        other => SignedLog::new(crate::kernels::sphere_ntk(xi, depth, other).1),
+    }
+}
+
+/// Random unit vectors in R^d.
+fn sphere_points(n: usize, d: usize, rng: &mut Rng) -> Matrix {
+    let mut m = Matrix::from_fn(n, d, |_, _| gaussian(rng));
+    for i in 0..n {
+        let norm = (0..d).map(|j| m[(i, j)].powi(2)).sum::<f64>().sqrt();
+        for j in 0..d {
+            m[(i, j)] /= norm;
+        }
+    }
+    m
+}
+
+fn sign(x: f64) -> f64 {
+    if x >= 0.0 { 1.0 } else { -1.0 }
+}
+
+/// Predictions of the depth-L NTK classifier at the rows of `test`.
+pub fn classify(train: &Matrix, y: &[f64], test: &Matrix, depth: usize, dual: &SphereDual) -> Result<Vec<f64>, TheoryError> {
+    let n = train.nrows();
+    let dot = |a: &Matrix, i: usize, b: &Matrix, j: usize| (0..a.ncols()).map(|k| a[(i, k)] * b[(j, k)]).sum::<f64>().clamp(-1.0, 1.0);
+    let diag = deep_ntk_log(1.0, depth, dual);
+    let k_train = Matrix::from_fn(n, n, |i, j| {
+        let v = if i == j { diag } else { deep_ntk_log(dot(train, i, train, j), depth, dual) };
+        v.sign * (v.log - diag.log).exp()
+    });
+    let alpha = solve(&k_train, &Matrix::from_fn(n, 1, |i, _| y[i]))?;
+    let mut out = Vec::with_capacity(test.nrows());
+    for t in 0..test.nrows() {
+        let row: Vec<SignedLog> = (0..n).map(|j| deep_ntk_log(dot(test, t, train, j), depth, dual)).collect();
+        let top = row.iter().map(|v| v.log).fold(f64::NEG_INFINITY, f64::max);
+        let pred: f64 = row.iter().enumerate().map(|(j, v)| v.sign * (v.log - top).exp() * alpha[(j, 0)]).sum();
+        out.push(sign(pred));
+    }
+    Ok(out)
+}
+
+/// The reference rule's predictions at the rows of `test`.
+pub fn reference(rule: Rule, train: &Matrix, y: &[f64], test: &Matrix, alpha: f64) -> Vec<f64> {
+    let d = train.ncols();
+    (0..test.nrows())
+        .map(|t| match rule {
+            Rule::Majority => sign(y.iter().sum()),
+            Rule::NearestNeighbour => {
+                let best = (0..train.nrows())
+                    .max_by(|&a, &b| {
+                        let da: f64 = (0..d).map(|k| test[(t, k)] * train[(a, k)]).sum();
+                        let db: f64 = (0..d).map(|k| test[(t, k)] * train[(b, k)]).sum();
+                        da.total_cmp(&db)
+                    })
+                    .expect("a training set is not empty");
+                y[best]
+            }
+            Rule::SingularVote => {
+                // sum_j y_j r_j^{-alpha}, scaled by the nearest distance to stay finite
+                let dist: Vec<f64> = (0..train.nrows()).map(|j| (0..d).map(|k| (test[(t, k)] - train[(j, k)]).powi(2)).sum::<f64>().sqrt()).collect();
+                let nearest = dist.iter().copied().fold(f64::INFINITY, f64::min).max(1e-300);
+                sign(dist.iter().zip(y).map(|(r, yj)| yj * (nearest / r).powf(alpha)).sum())
+            }
+        })
+        .collect()
+}
+
+/// `(phi_hat(0), phi_hat'(0), phi_hat'(1))` and the regime of a dual.
+pub fn regime(dual: &SphereDual) -> (f64, f64, f64, &'static str, f64) {
+    let (p0, d0) = dual.eval(0.0);
+    let (_, d1) = dual.eval(1.0);
+    let tol = 1e-9;
+    let alpha = 2.0 * (1.0 / d0).ln() / d1.ln();
+    let (name, alpha) = if p0 > tol {
+        ("majority vote", f64::NAN)
+    } else if d0.abs() <= tol {
+        ("1-nearest neighbour", f64::INFINITY)
+    } else if d0 < 1.0 && d1 > 1.0 + tol {
+        ("singular-kernel vote", alpha)
+    } else {
+        ("linear (no depth limit)", f64::NAN)
+    };
+    (p0, d0, d1, name, alpha)
+}
+
+fn rule_key(rule: Rule) -> &'static str {
+    match rule {
+        Rule::Majority => "majority",
+        Rule::NearestNeighbour => "nn",
+        Rule::SingularVote => "singular",
+    }
+}
+
+impl Case {
+    fn dual(&self) -> Result<SphereDual, TheoryError> {
+        if !self.hermite.is_empty() {
+            return SphereDual::hermite(&self.hermite);
+        }
+        let spec = self.activation.as_deref().unwrap_or("relu");
+        let act = ScalarActivation::from_spec(spec)?;
+        Ok(if act.is_relu() { SphereDual::ArcCosine } else { SphereDual::Quadrature(Box::new(Duals::new(act)?)) })
+    }
+}
+
+impl Probe for InfiniteDepthConfig {
+    fn validate(&self) -> Result<(), TheoryError> {
+        in_range(NAME, "test_points", self.test_points, 1, 1_000_000)?;
+        for case in &self.cases {
+            in_range(NAME, "cases.dim", case.dim, 2, 10_000)?;
+            in_range(NAME, "cases.train", case.train, 1, 20_000)?;
+            non_empty(NAME, "cases.depths", &case.depths)?;
+            non_empty(NAME, "cases.rules", &case.rules)?;
+            if case.depths.iter().any(|&l| l > 1_000_000) {
+                return Err(TheoryError::config(NAME, "cases.depths", "must be at most 1000000"));
+            }
+            case.dual().map_err(|e| TheoryError::config(NAME, "cases.hermite", e.to_string()))?;
+            match case.labels {
+                Labels::Random { positive } if !(0.0..=1.0).contains(&positive) => {
+                    return Err(TheoryError::config(NAME, "cases.labels", format!("positive must be in [0, 1], got {positive}")));
+                }
+                Labels::HalfSpace { noise } if !(0.0..=0.5).contains(&noise) => {
+                    return Err(TheoryError::config(NAME, "cases.labels", format!("noise must be in [0, 0.5], got {noise}")));
+                }
+                _ => {}
+            }
+            if self.cases.iter().filter(|c| c.name == case.name).count() > 1 {
+                return Err(TheoryError::config(NAME, "cases.name", format!("`{}` is used twice", case.name)));
+            }
+        }
+        if let Some(a) = &self.activation {
+            ScalarActivation::from_spec(a).map_err(|e| TheoryError::config(NAME, "activation", e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn metrics(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for case in &self.cases {
+            out.push(format!("{}.alpha", case.name));
+            for rule in &case.rules {
+                out.push(format!("{}.{}.rules_agree", case.name, rule_key(*rule)));
+                for l in &case.depths {
+                    out.push(format!("{}.{}.l{l}", case.name, rule_key(*rule)));
+                }
+            }
+        }
+        for name in self.table_names() {
+            for what in ["phi0", "dphi0", "dphi1", "alpha"] {
+                out.push(format!("regime.{name}.{what}"));
+            }
+        }
+        out
+    }
+
+    fn run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        let mut report = ProbeReport::default();
+        let mut rng = Rng::seed(input.seed);
+        for case in &self.cases {
+            self.run_case(case, &mut rng, &mut report)?;
+        }
+        self.regime_table(&mut report)?;
+        Ok(report)
+    }
+}
+
+impl InfiniteDepthConfig {
+    fn table_names(&self) -> Vec<String> {
+        match &self.activation {
+            Some(a) => vec![a.clone()],
+            None => Activation::NAMES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn run_case(&self, case: &Case, rng: &mut Rng, report: &mut ProbeReport) -> Result<(), TheoryError> {
+        let dual = case.dual()?;
+        let train = sphere_points(case.train, case.dim, rng);
+        let y: Vec<f64> = match case.labels {
+            Labels::Random { positive } => {
+                let pos = (positive * case.train as f64).round() as usize;
+                let mut y: Vec<f64> = (0..case.train).map(|i| if i < pos { 1.0 } else { -1.0 }).collect();
+                rng.shuffle(&mut y);
+                y
+            }
+            Labels::HalfSpace { noise } => {
+                let w: Vec<f64> = (0..case.dim).map(|_| gaussian(rng)).collect();
+                (0..case.train)
+                    .map(|i| {
+                        let s = sign((0..case.dim).map(|k| w[k] * train[(i, k)]).sum());
+                        if rng.uniform_f64() < noise { -s } else { s }
+                    })
+                    .collect()
+            }
+        };
+        let test = sphere_points(self.test_points, case.dim, rng);
+        let (_, _, _, _, alpha) = regime(&dual);
+        report.set(format!("{}.alpha", case.name), alpha);
+        let refs: Vec<(Rule, Vec<f64>)> = case.rules.iter().map(|&r| (r, reference(r, &train, &y, &test, alpha))).collect();
+        if refs.len() >= 2 {
+            for (rule, r) in &refs {
+                let other = &refs.iter().find(|(o, _)| o != rule).expect("two rules").1;
+                report.set(format!("{}.{}.rules_agree", case.name, rule_key(*rule)), agreement(r, other));
+            }
+        } else if let Some((rule, _)) = refs.first() {
+            report.set(format!("{}.{}.rules_agree", case.name, rule_key(*rule)), 1.0);
+        }
+        let mut table = ReportTable::new(&format!("agreement_{}", case.name), &format!("{}: agreement of the depth-L NTK classifier with the reference rules (d = {}, n = {})", case.name, case.dim, case.train), std::iter::once("L".to_string()).chain(case.rules.iter().map(|r| rule_key(*r).to_string())));
+        let mut lines: Vec<Vec<(f64, f64)>> = vec![Vec::new(); refs.len()];
+        for &l in &case.depths {
+            let pred = classify(&train, &y, &test, l, &dual)?;
+            let mut row = vec![l.to_string()];
+            for (i, (rule, r)) in refs.iter().enumerate() {
+                let a = agreement(&pred, r);
+                report.set(format!("{}.{}.l{l}", case.name, rule_key(*rule)), a);
+                row.push(format!("{a:.3}"));
+                lines[i].push(((l as f64).log10(), a));
+            }
+            table.push(row);
+        }
+        report.tables.push(table);
+        let mut group = SeriesGroup::new(&format!("agreement_{}", case.name), &format!("{}: agreement with the reference rule by depth", case.name), "log10 depth L", "agreement");
+        for ((rule, _), points) in refs.iter().zip(lines) {
+            group = group.line(rule_key(*rule), points);
+        }
+        report.series.push(group);
+        Ok(())
+    }
+
+    fn regime_table(&self, report: &mut ProbeReport) -> Result<(), TheoryError> {
+        let mut table = ReportTable::new("regimes", "infinite-depth limit of the NTK classifier by activation", ["activation", "phi_hat(0)", "phi_hat'(0)", "phi_hat'(1)", "limit", "alpha"]);
+        for name in self.table_names() {
+            let act = ScalarActivation::from_spec(&name)?;
+            let dual = if act.is_relu() { SphereDual::ArcCosine } else { SphereDual::Quadrature(Box::new(Duals::new(act)?)) };
+            let (p0, d0, d1, limit, alpha) = regime(&dual);
+            report.set(format!("regime.{name}.phi0"), p0);
+            report.set(format!("regime.{name}.dphi0"), d0);
+            report.set(format!("regime.{name}.dphi1"), d1);
+            report.set(format!("regime.{name}.alpha"), alpha);
+            table.push([name.clone(), format!("{p0:.4}"), format!("{d0:.4}"), format!("{d1:.4}"), limit.to_string(), if alpha.is_finite() { format!("{alpha:.3}") } else { "—".into() }]);
+        }
+        report.tables.push(table);
+        Ok(())
+    }
+}
+
+fn agreement(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_log_arithmetic() {
+        // 3 + (-5) = -2; (-2) * 4 = -8; 1e-300 * 1e-300 underflows in f64 but not here
+        let (a, b) = (SignedLog::new(3.0), SignedLog::new(-5.0));
+        assert!((a.plus(b).value() + 2.0).abs() < 1e-15);
+        assert!((SignedLog::new(-2.0).times(SignedLog::new(4.0)).value() + 8.0).abs() < 1e-14);
+        let tiny = SignedLog::new(1e-300).times(SignedLog::new(1e-300));
+        assert!((tiny.log - (-600.0 * 10f64.ln())).abs() < 1e-9);
+        assert_eq!(a.plus(SignedLog::new(-3.0)), SignedLog::ZERO);
+    }
+
+    /// The log-space recursion equals the plain one where neither underflows.
+    #[test]
+    fn log_space_recursion_matches_plain() {
+        let dual = SphereDual::hermite(&[0.0, 0.5, 0.0, 0.5]).unwrap();
+        for xi in [-0.7, 0.2, 0.9] {
+            let plain = crate::kernels::sphere_ntk(xi, 6, &dual).1;
+            assert!((deep_ntk_log(xi, 6, &dual).value() - plain).abs() < 1e-12 * plain.abs().max(1.0));
+        }
+    }
+
+    /// alpha for the notes' singular cases: a1^2 = a3^2 = 1/2 gives 2 ln 2 / ln 2 = 2;
+    /// a1^2 = 0.3, a2^2 = 0.7 gives 2 ln(1/0.3) / ln 1.7 = 4.54.
+    #[test]
+    fn regimes_and_alpha() {
+        let (_, _, _, name, alpha) = regime(&SphereDual::hermite(&[0.0, 0.5, 0.0, 0.5]).unwrap());
+        assert_eq!(name, "singular-kernel vote");
+        assert!((alpha - 2.0).abs() < 1e-12);
+        let (_, _, _, _, alpha) = regime(&SphereDual::hermite(&[0.0, 0.3, 0.7]).unwrap());
+        assert!((alpha - 4.54).abs() < 5e-3);
+        assert_eq!(regime(&SphereDual::ArcCosine).3, "majority vote");
+        assert_eq!(regime(&SphereDual::hermite(&[0.0, 0.0, 0.5, 0.5]).unwrap()).3, "1-nearest neighbour");
+    }
+
+    /// Notes 4.4(a) and (b) at reduced size: ReLU agrees with the majority at L = 1000 (>= 0.99),
+    /// a2^2 = a3^2 = 1/2 with 1-NN at L = 8 (>= 0.99), and deeper (L = 40, log space) still.
+    #[test]
+    fn deep_limits_are_reached() {
+        let config = InfiniteDepthConfig {
+            test_points: 150,
+            cases: vec![
+                Case { depths: vec![1000], ..InfiniteDepthConfig::default().cases[0].clone() },
+                Case { depths: vec![8, 40], ..InfiniteDepthConfig::default().cases[1].clone() },
+            ],
+            activation: Some("tanh".into()),
+        };
+        let report = config.run(&ProbeInput::seeded(0)).unwrap();
+        assert!(report.numbers["relu.majority.l1000"] >= 0.99, "{}", report.numbers["relu.majority.l1000"]);
+        assert!(report.numbers["a2a3.nn.l8"] >= 0.99, "{}", report.numbers["a2a3.nn.l8"]);
+        assert!(report.numbers["a2a3.nn.l40"] >= 0.99);
+        // tanh is odd with a1^2 < 1 < phi_hat'(1): a singular-kernel limit
+        assert!(report.numbers["regime.tanh.alpha"].is_finite());
+    }
+
+    #[test]
+    fn bad_configs_are_errors() {
+        let ok = InfiniteDepthConfig::default();
+        assert!(ok.validate().is_ok());
+        let mut c = ok.clone();
+        c.cases[1].hermite = vec![-1.0, 0.5];
+        assert!(c.validate().unwrap_err().to_string().contains("hermite"));
+        let mut c = ok.clone();
+        c.cases[0].depths = vec![];
+        assert!(c.validate().unwrap_err().to_string().contains("depths"));
+        let mut c = ok.clone();
+        c.cases[0].labels = Labels::Random { positive: f64::NAN };
+        assert!(c.validate().unwrap_err().to_string().contains("labels"));
+        let mut c = ok.clone();
+        c.cases[0].dim = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("dim"));
+        let c = InfiniteDepthConfig { test_points: 0, ..ok.clone() };
+        assert!(c.validate().unwrap_err().to_string().contains("test_points"));
+        let mut c = ok.clone();
+        c.cases[1].name = "relu".into();
+        assert!(c.validate().unwrap_err().to_string().contains("twice"));
+    }
+}
