@@ -11,6 +11,10 @@
 //!   `argmin(val_loss)` and `argmax(test_accuracy)` (the step of the best value), and
 //!   `first_step(val_loss <= 0.1)` (the first logged step where the condition holds; NaN when it
 //!   never does, so a claim on it fails).
+//! - Parameter statistics of the trained model, over every float parameter whose path matches a
+//!   glob (`*` any run, `?` one character; the paths of `docs/architecture.md`):
+//!   `max_abs_param(*.Crrelu.epsilon)` (the largest |value|) and `mean_param(*.Crrelu.epsilon)`
+//!   (the mean of all matching values); NaN when no parameter matches, so a claim on it fails.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -41,6 +45,58 @@ pub enum MetricName {
     Resource(String),
     /// A metric derived from a logged series.
     Derived(Derived),
+    /// A statistic of the trained model's parameters.
+    Param(ParamStat),
+}
+
+/// A statistic of the values of the parameters whose paths match `pattern`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamStat {
+    pub kind: ParamStatKind,
+    /// Glob on parameter paths (`*.Crrelu.epsilon`).
+    pub pattern: String,
+}
+
+/// Which statistic a [`ParamStat`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamStatKind {
+    /// The largest absolute value.
+    MaxAbs,
+    /// The mean value.
+    Mean,
+}
+
+impl ParamStat {
+    /// Computes the statistic on `model` (NaN when no parameter matches).
+    pub fn compute<M: burn::module::Module>(&self, model: &M) -> f64 {
+        let found = nonlin_nn::weights::param_values(model, &|path: &str| {
+            nonlin_learn::optim::glob_match(&self.pattern, path)
+        });
+        let values: Vec<f64> = found.into_iter().flat_map(|(_, v)| v).collect();
+        if values.is_empty() {
+            return f64::NAN;
+        }
+        match self.kind {
+            ParamStatKind::MaxAbs => values.iter().fold(0.0, |m, v| {
+                if v.is_nan() || m.is_nan() {
+                    f64::NAN
+                } else {
+                    m.max(v.abs())
+                }
+            }),
+            ParamStatKind::Mean => values.iter().sum::<f64>() / values.len() as f64,
+        }
+    }
+}
+
+impl fmt::Display for ParamStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let func = match self.kind {
+            ParamStatKind::MaxAbs => "max_abs_param",
+            ParamStatKind::Mean => "mean_param",
+        };
+        write!(f, "{func}({})", self.pattern)
+    }
 }
 
 /// A metric derived from a unit's logged series of `metric` (`val_loss`, `train_loss`, ...).
@@ -134,6 +190,7 @@ impl fmt::Display for MetricName {
         match self {
             MetricName::Final(m) | MetricName::Resource(m) => f.write_str(m),
             MetricName::Derived(d) => d.fmt(f),
+            MetricName::Param(p) => p.fmt(f),
         }
     }
 }
@@ -164,6 +221,23 @@ impl MetricName {
                     ))),
                 }
             };
+            let param = |kind| {
+                if inner.is_empty() {
+                    Err(UnknownMetric(format!(
+                        "`{text}`: give a pattern on parameter paths, e.g. `{func}(*.Crrelu.epsilon)`"
+                    )))
+                } else {
+                    Ok(MetricName::Param(ParamStat {
+                        kind,
+                        pattern: inner.to_string(),
+                    }))
+                }
+            };
+            match func {
+                "max_abs_param" => return param(ParamStatKind::MaxAbs),
+                "mean_param" => return param(ParamStatKind::Mean),
+                _ => {}
+            }
             let derived = match func {
                 "min" => Derived::Min(series(inner)?),
                 "max" => Derived::Max(series(inner)?),
@@ -179,7 +253,7 @@ impl MetricName {
                 }
                 other => {
                     return Err(UnknownMetric(format!(
-                        "unknown function `{other}`; known: min, max, argmin, argmax, first_step"
+                        "unknown function `{other}`; known: min, max, argmin, argmax, first_step, max_abs_param, mean_param"
                     )));
                 }
             };
@@ -194,7 +268,7 @@ impl MetricName {
                 Ok(MetricName::Final(text.to_string()))
             }
             _ => Err(UnknownMetric(format!(
-                "unknown metric `{text}`; this {kind:?} task reports val_/test_ one of {}, train_<metric>, steps, the resources {}, and min(..), max(..), argmin(..), argmax(..), first_step(.. <= v)",
+                "unknown metric `{text}`; this {kind:?} task reports val_/test_ one of {}, train_<metric>, steps, the resources {}, and min(..), max(..), argmin(..), argmax(..), first_step(.. <= v), max_abs_param(glob), mean_param(glob)",
                 kind.eval_metrics().join(", "),
                 RESOURCES.join(", ")
             ))),
@@ -296,6 +370,43 @@ mod tests {
         }
         assert!(MetricName::parse("test_rel_l2", TaskKind::Regression).is_ok());
         assert!(MetricName::parse("test_bpc", TaskKind::LanguageModel).is_ok());
+    }
+
+    /// Parameter statistics parse with their glob and compute on a model: an MLP with two CRReLU
+    /// layers initialised at ε = 0.2 has max |ε| = 0.2 and mean ε = 0.2; for two
+    /// activations at 0.2 and −0.5, max |ε| = 0.5 and the mean (0.2 − 0.5) / 2 = −0.15.
+    #[test]
+    fn parameter_statistics() {
+        use burn::tensor::{Device, Tensor};
+        use nonlin_nn::activation::Crrelu;
+        use nonlin_nn::{Activation, MlpConfig};
+
+        let k = TaskKind::Classification;
+        let name = MetricName::parse("max_abs_param( *.Crrelu.epsilon )", k).unwrap();
+        assert_eq!(name.key(), "max_abs_param(*.Crrelu.epsilon)");
+        assert!(MetricName::parse("max_abs_param()", k).is_err());
+        let (max_abs, mean) = match (name, MetricName::parse("mean_param(*.Crrelu.epsilon)", k)) {
+            (MetricName::Param(a), Ok(MetricName::Param(b))) => (a, b),
+            other => panic!("{other:?}"),
+        };
+        let device = Device::flex();
+        let mlp = MlpConfig::new(vec![3, 2])
+            .with_activation("crrelu(epsilon=0.2)")
+            .init(4, 2, &device)
+            .unwrap();
+        assert!((max_abs.compute(&mlp) - 0.2).abs() < 1e-7);
+        assert!((mean.compute(&mlp) - 0.2).abs() < 1e-7);
+        let eps = |v: f32| {
+            Activation::Crrelu(Crrelu::from_epsilon(Tensor::<1>::from_floats([v], &device)))
+        };
+        let acts = vec![eps(0.2), eps(-0.5)];
+        assert!((max_abs.compute(&acts) - 0.5).abs() < 1e-7);
+        assert!((mean.compute(&acts) + 0.15).abs() < 1e-7);
+        let none = ParamStat {
+            kind: ParamStatKind::Mean,
+            pattern: "*.Nothing".into(),
+        };
+        assert!(none.compute(&mlp).is_nan());
     }
 
     #[test]

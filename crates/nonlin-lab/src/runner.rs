@@ -23,7 +23,7 @@ use nonlin_nn::{DeviceSpec, Model, Network, engine};
 use crate::atomic::write_atomic;
 use crate::checkpoint::{self, Accumulator, CheckpointMeta};
 use crate::data::load_task;
-use crate::metric::Derived;
+use crate::metric::{Derived, ParamStat};
 use crate::metrics_log::{MetricRecord, MetricsLog};
 use crate::provenance::Provenance;
 use crate::resources::{PeakSource, ResourceMeter};
@@ -119,6 +119,7 @@ pub fn run_experiment(
     prepare_folder(experiment, options)?;
     let mut log = MetricsLog::open(out, options.resume)?;
     let derived = experiment.derived_metrics();
+    let param_metrics = experiment.param_metrics();
     let mut units = Vec::new();
     let mut resources = Vec::new();
 
@@ -133,6 +134,7 @@ pub fn run_experiment(
                 device: &device,
                 out,
                 derived: &derived,
+                param_metrics: &param_metrics,
             };
             let (result, figures) = unit.run(&mut log, options.resume, progress)?;
             progress.unit_end(arm, seed, &result.metrics);
@@ -213,6 +215,7 @@ struct Unit<'a> {
     device: &'a Device,
     out: &'a Path,
     derived: &'a [Derived],
+    param_metrics: &'a [ParamStat],
 }
 
 /// Where a unit's training loop stands; all of it is saved in checkpoints.
@@ -432,6 +435,9 @@ impl Unit<'_> {
         final_metrics.insert("steps".into(), state.step as f64);
         for d in self.derived {
             final_metrics.insert(d.to_string(), d.compute(log.records(), self.arm, self.seed));
+        }
+        for p in self.param_metrics {
+            final_metrics.insert(p.to_string(), p.compute(&model));
         }
         let figures = self.resources(&model, &state, &meter);
         let finished = Finished {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use crate::LabError;
-use crate::metric::{Derived, MetricName};
+use crate::metric::{Derived, MetricName, ParamStat};
 
 /// The data set of a run and how it is split. The data set fixes the task: labelled images and
 /// points are classification, `smooth_regression` regression, `text` language modelling, and
@@ -670,6 +670,27 @@ impl Experiment {
                     && !out.contains(&d)
                 {
                     out.push(d);
+                }
+            }
+        }
+        out
+    }
+
+    /// The parameter statistics (`max_abs_param(*.Crrelu.epsilon)`, ...) the experiment's claims
+    /// and report ask for; computed on each unit's trained model.
+    pub fn param_metrics(&self) -> Vec<ParamStat> {
+        let mut out: Vec<ParamStat> = Vec::new();
+        let names = self
+            .metrics
+            .iter()
+            .chain(self.claims.iter().map(|c| &c.metric))
+            .chain(self.claims.iter().filter_map(|c| c.than_metric.as_ref()));
+        for name in names {
+            for (_, config) in &self.arms {
+                if let Ok(MetricName::Param(p)) = MetricName::parse(name, config.data.task())
+                    && !out.contains(&p)
+                {
+                    out.push(p);
                 }
             }
         }

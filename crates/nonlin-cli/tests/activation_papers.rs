@@ -1,0 +1,79 @@
+//! The activation and neuron papers end to end through the binary: each paper's `[quick]`
+//! experiment runs from `experiments/papers/<slug>.toml` and finishes with finite metrics (and,
+//! where the quick variant is designed to meet them, passing claims).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nonlin::lab::Summary;
+
+fn nonlin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nonlin"));
+    cmd.env_remove("NONLIN_DATA").env("CI", "1");
+    cmd
+}
+
+fn paper(slug: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../experiments/papers")
+        .join(format!("{slug}.toml"))
+}
+
+/// Runs a paper's quick variant into a temporary folder and returns its summary.
+fn run_quick(slug: &str) -> Summary {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join(slug);
+    let result = nonlin()
+        .arg("run")
+        .arg(paper(slug))
+        .arg("--quick")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("nonlin runs");
+    assert!(
+        result.status.success(),
+        "{slug} failed:\n{}\n{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    Summary::read(&out).unwrap()
+}
+
+/// Every final metric of every unit is finite (parameter statistics are NaN, by definition, in
+/// arms without the parameter: a ReLU arm has no CRReLU ε).
+fn assert_finite(summary: &Summary) {
+    for unit in &summary.units {
+        for (name, value) in &unit.metrics {
+            if name.contains("_param(") && value.is_nan() {
+                continue;
+            }
+            assert!(
+                value.is_finite(),
+                "{} seed {}: {name} = {value}",
+                unit.arm,
+                unit.seed
+            );
+        }
+    }
+}
+
+fn claim_passed(summary: &Summary, name_part: &str) -> bool {
+    let claim = summary
+        .claims
+        .iter()
+        .find(|c| c.name.contains(name_part))
+        .unwrap_or_else(|| panic!("no claim with `{name_part}`"));
+    claim.passed
+}
+
+/// CRReLU's quick run: three arms finish, ε is reported and stays small.
+#[test]
+fn crrelu_quick() {
+    let summary = run_quick("crrelu");
+    assert_finite(&summary);
+    assert_eq!(summary.units.len(), 3);
+    let eps = summary.arms["crrelu"]["max_abs_param(*.Crrelu.epsilon)"].mean;
+    assert!(eps > 0.0 && eps < 0.5, "{eps}");
+    assert!(claim_passed(&summary, "|eps| < 0.5"));
+}
