@@ -77,3 +77,27 @@ fn crrelu_quick() {
     assert!(eps > 0.0 && eps < 0.5, "{eps}");
     assert!(claim_passed(&summary, "|eps| < 0.5"));
 }
+
+/// PolyCom's quick run: four arms fit the regression target with finite errors, and the
+/// learnable coefficients of PolyReLU and PolyNorm are reported.
+#[test]
+fn polycom_quick() {
+    let summary = run_quick("polycom");
+    assert_finite(&summary);
+    assert_eq!(summary.units.len(), 4);
+    for arm in ["relu", "gelu", "polyrelu", "polynorm"] {
+        let mse = summary.arms[arm]["test_mse"].mean;
+        // the target has variance about 0.27; any trained arm is far below it
+        assert!(mse < 0.1, "{arm}: {mse}");
+    }
+    assert!(
+        summary.arms["polyrelu"]["mean_param(*.PolyRelu.bias)"]
+            .mean
+            .is_finite()
+    );
+    assert!(
+        summary.arms["polynorm"]["mean_param(*.PolyNorm.bias)"]
+            .mean
+            .is_finite()
+    );
+}

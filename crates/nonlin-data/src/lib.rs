@@ -15,6 +15,7 @@ mod dataset;
 mod digits;
 mod error;
 mod fetch;
+mod function_fit;
 mod gzip;
 mod locate;
 mod mnist;
@@ -34,6 +35,7 @@ pub use dataset::{Batch, Dataset, Targets};
 pub use digits::{load_digits, parse_digits_csv};
 pub use error::DataError;
 pub use fetch::{MNIST_DEFAULT_URL, RemoteFile, fetch_files, mnist_files, sha256_file};
+pub use function_fit::{FitFunction, function_fit};
 pub use locate::{
     DATA_ENV_VAR, DATA_SETS, DataSetSpec, DataSetStatus, Presence, RootSource, SearchRoot,
     available, locate, locate_in, search_roots,

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use nonlin_data::{
-    Dataset, HeaderMode, MnistPart, NpyData, Targets, TextCorpus, Vocab, load_digits, load_mnist,
-    locate, modular_addition, read_csv_matrix, read_npy, smooth_regression, split_indices,
-    two_spirals,
+    Dataset, FitFunction, HeaderMode, MnistPart, NpyData, Targets, TextCorpus, Vocab, function_fit,
+    load_digits, load_mnist, locate, modular_addition, read_csv_matrix, read_npy,
+    smooth_regression, split_indices, two_spirals,
 };
 use nonlin_learn::task::{Classification, LanguageModel, Regression, Task, TextSplits};
 
@@ -178,6 +178,18 @@ pub fn load_splits(
             *validation,
             split_seed,
         ),
+        DataConfig::FunctionFit {
+            function,
+            n,
+            seed,
+            test_fraction,
+            validation,
+        } => {
+            let function: FitFunction = function.parse()?;
+            let (x, y) = function_fit(function, *n, *seed)?;
+            let data = Dataset::regression("function-fit", x, vec![2], y, vec![1])?;
+            three_way(data, *test_fraction, *validation, split_seed)
+        }
         DataConfig::SmoothRegression {
             n,
             dims,
@@ -488,6 +500,30 @@ mod tests {
         assert_eq!(task.kind(), nonlin_learn::TaskKind::Regression);
         assert_eq!(task.train_len(), 75);
         assert_eq!(task.io().output, vec![1]);
+    }
+
+    /// A named function of two inputs as a regression task: 4096 points split in half.
+    #[test]
+    fn function_fit_is_a_two_input_regression() {
+        let config = DataConfig::FunctionFit {
+            function: "sin_cos_xy".into(),
+            n: 4096,
+            seed: 0,
+            test_fraction: 0.5,
+            validation: 0.0,
+        };
+        let task = load_task(&config, 0, None).unwrap();
+        assert_eq!(task.kind(), nonlin_learn::TaskKind::Regression);
+        assert_eq!(task.train_len(), 2048);
+        assert_eq!(task.io().output, vec![1]);
+        let bad = DataConfig::FunctionFit {
+            function: "sine".into(),
+            n: 10,
+            seed: 0,
+            test_fraction: 0.5,
+            validation: 0.0,
+        };
+        assert!(load_task(&bad, 0, None).is_err());
     }
 
     /// A user's files: inputs and targets from .npy and CSV, with bad files named in errors.

@@ -81,6 +81,20 @@ pub enum DataConfig {
         #[serde(default)]
         validation: f64,
     },
+    /// Regression of a named function of two inputs (`function = "sin_cos_xy"`,
+    /// `"exp_sin_square"`, `"product"`; see `nonlin_data::FitFunction`) at `n` points uniform in
+    /// [-1, 1]^2 drawn from `seed`; the split from `train.split_seed`.
+    FunctionFit {
+        function: String,
+        #[serde(default = "fit_points")]
+        n: usize,
+        #[serde(default)]
+        seed: u64,
+        #[serde(default = "half")]
+        test_fraction: f64,
+        #[serde(default)]
+        validation: f64,
+    },
     /// Next-token prediction on a text: a named data set (`corpus = "shakespeare"`) or any UTF-8
     /// file (`path`), tokenised by characters or bytes; the last `test_fraction` of the tokens is
     /// the test split and the `validation` fraction before it the validation split.
@@ -152,6 +166,7 @@ impl DataConfig {
                 ..
             } => TaskKind::Classification,
             DataConfig::SmoothRegression { .. }
+            | DataConfig::FunctionFit { .. }
             | DataConfig::Files {
                 task: FilesTask::Regression,
                 ..
@@ -168,6 +183,7 @@ impl DataConfig {
             | DataConfig::TwoSpirals { validation, .. }
             | DataConfig::ModularAddition { validation, .. }
             | DataConfig::SmoothRegression { validation, .. }
+            | DataConfig::FunctionFit { validation, .. }
             | DataConfig::Text { validation, .. }
             | DataConfig::Files { validation, .. } => validation > 0.0,
         }
@@ -188,6 +204,9 @@ fn spiral_points() -> usize {
 }
 fn spiral_noise() -> f64 {
     0.1
+}
+fn fit_points() -> usize {
+    4096
 }
 fn smooth_points() -> usize {
     4000
@@ -371,6 +390,10 @@ pub struct ClaimSpec {
     /// says "beats the bigram by at least 0.6".
     #[serde(default)]
     pub offset: f64,
+    /// Multiplies the reference metric (only with `than_arm`/`than_metric`): `test_mse <= 0.8 ×
+    /// test_mse of relu` is `factor = 0.8`. The reference is `factor × metric + offset`.
+    #[serde(default = "one_f64", skip_serializing_if = "is_one")]
+    pub factor: f64,
     /// Slack in the claim's favour (for `~=`, the allowed distance).
     #[serde(default)]
     pub tolerance: f64,
@@ -418,6 +441,13 @@ struct ExperimentFile {
     /// Dotted overrides applied by `--quick` (the variant CI runs).
     #[serde(default)]
     quick: BTreeMap<String, Value>,
+}
+
+fn one_f64() -> f64 {
+    1.0
+}
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -638,6 +668,16 @@ impl Experiment {
             }
             if !claim.offset.is_finite() || claim.value.is_some_and(|v| !v.is_finite()) {
                 return Err(spec_err(key, "value and offset must be finite".into()));
+            }
+            if !(claim.factor.is_finite() && claim.factor > 0.0) {
+                return Err(spec_err(key, "factor must be a positive number".into()));
+            }
+            if claim.factor != 1.0 && claim.value.is_some() {
+                return Err(spec_err(
+                    key,
+                    "factor scales another metric: use it with `than_arm` or `than_metric`, not `value`"
+                        .into(),
+                ));
             }
         }
 
@@ -864,6 +904,21 @@ fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
             if !(noise.is_finite() && *noise >= 0.0) {
                 return Err(("data.noise".into(), format!("must be >= 0, got {noise}")));
             }
+        }
+        DataConfig::FunctionFit {
+            function,
+            n,
+            test_fraction,
+            validation,
+            ..
+        } => {
+            test_and_validation(*test_fraction, *validation)?;
+            if *n == 0 {
+                return Err(("data.n".into(), "must be at least 1".into()));
+            }
+            function
+                .parse::<nonlin_data::FitFunction>()
+                .map_err(|e| ("data.function".to_string(), e.to_string()))?;
         }
         DataConfig::ModularAddition {
             p,
@@ -1174,5 +1229,16 @@ steps = 10
         let both = SPEC.replace("value = 0.9", "value = 0.9\nthan_arm = \"tanh\"");
         assert!(err(&both, &[]).contains("either `value`"));
         assert!(err("name = [", &[]).contains("syntax"));
+        // a factor: positive and finite, and only against another metric
+        let factor_with_value = SPEC.replace("value = 0.9", "value = 0.9\nfactor = 0.8");
+        assert!(err(&factor_with_value, &[]).contains("factor"));
+        let against = SPEC.replace("value = 0.9", "than_arm = \"tanh\"");
+        for bad in ["0.0", "-0.8", "nan", "inf"] {
+            let text = against.replace("than_arm = ", &format!("factor = {bad}\nthan_arm = "));
+            assert!(err(&text, &[]).contains("factor"), "{bad}");
+        }
+        let good = against.replace("than_arm = ", "factor = 0.8\nthan_arm = ");
+        let e = Experiment::from_text(&good, "spec.toml", &[]).unwrap();
+        assert_eq!(e.claims[0].factor, 0.8);
     }
 }

@@ -66,10 +66,19 @@ impl Stat {
         }
     }
 
-    /// `mean ± std (n=N)` with 4 decimals; counts (integral values that agree) print as integers.
+    /// `mean ± std (n=N)` with 4 decimals; counts (integral values that agree) print as integers;
+    /// means below 1e-3 in size (small errors such as a regression's MSE) print with 4
+    /// significant digits in scientific notation, which 4 decimals would round to 0.
     pub fn display(&self) -> String {
         if self.std == 0.0 && self.mean.fract() == 0.0 && self.mean.abs() < 1e15 {
             return format!("{}", self.mean as i64);
+        }
+        if self.mean != 0.0 && self.mean.abs() < 1e-3 {
+            return if self.n > 1 {
+                format!("{:.3e} ± {:.3e} (n={})", self.mean, self.std, self.n)
+            } else {
+                format!("{:.3e}", self.mean)
+            };
         }
         if self.n > 1 {
             format!("{:.4} ± {:.4} (n={})", self.mean, self.std, self.n)
@@ -240,10 +249,15 @@ pub fn check_claim(
         (None, other_arm, other_metric) => {
             let other_arm = other_arm.clone().unwrap_or_else(|| arm.clone());
             let other_metric = other_metric.clone().unwrap_or_else(|| claim.metric.clone());
-            let reference = if other_arm == arm {
-                other_metric.clone()
+            let scaled = if claim.factor != 1.0 {
+                format!("{} × ", claim.factor)
             } else {
-                format!("{other_metric} of {other_arm}")
+                String::new()
+            };
+            let reference = if other_arm == arm {
+                format!("{scaled}{other_metric}")
+            } else {
+                format!("{scaled}{other_metric} of {other_arm}")
             };
             let claimed = format!(
                 "{} of {arm} {} {reference}{offset}{tol}",
@@ -253,7 +267,11 @@ pub fn check_claim(
                 (Some(a), Some(b)) => (
                     claimed,
                     format!("{} vs {}", a.display(), b.display()),
-                    compare(a.mean - (b.mean + claim.offset), claim.op, claim.tolerance),
+                    compare(
+                        a.mean - (claim.factor * b.mean + claim.offset),
+                        claim.op,
+                        claim.tolerance,
+                    ),
                 ),
                 (None, _) => (claimed, missing(&claim.metric, &arm), false),
                 (_, None) => (claimed, missing(&other_metric, &other_arm), false),
@@ -306,6 +324,7 @@ mod tests {
             than_arm: than.map(String::from),
             than_metric: None,
             offset: 0.0,
+            factor: 1.0,
             tolerance,
             source: None,
         }
@@ -323,6 +342,12 @@ mod tests {
         assert_eq!(Stat::of(&[5.0]).std, 0.0);
         assert_eq!(Stat::of(&[2345.0, 2345.0]).display(), "2345");
         assert_eq!(Stat::of(&[0.5]).display(), "0.5000");
+        // 9.36e-5 would print as 0.0001 with 4 decimals
+        assert_eq!(Stat::of(&[9.36e-5]).display(), "9.360e-5");
+        assert_eq!(
+            Stat::of(&[1e-4, 3e-4]).display(),
+            "2.000e-4 ± 1.414e-4 (n=2)"
+        );
     }
 
     #[test]
@@ -342,6 +367,20 @@ mod tests {
             "{}",
             r.measured
         );
+    }
+
+    /// A factor scales the reference: a = 0.97, b = 0.90; 0.97 <= 1.1 × 0.90 = 0.99 holds,
+    /// 0.97 <= 1.05 × 0.90 = 0.945 does not.
+    #[test]
+    fn claims_with_a_factor() {
+        let m = arms(&[0.96, 0.98], &[0.90]);
+        let mut c = claim(Op::AtMost, None, Some("b"), 0.0);
+        c.factor = 1.1;
+        let r = check(&c, &m);
+        assert!(r.passed, "{r:?}");
+        assert_eq!(r.claimed, "acc of a <= 1.1 × acc of b");
+        c.factor = 1.05;
+        assert!(!check(&c, &m).passed);
     }
 
     #[test]

@@ -125,9 +125,13 @@ registry! {
     identity => Identity,
     prelu => Prelu,
     crrelu => Crrelu,
+    polyrelu => PolyRelu,
+    polynorm => PolyNorm,
 }
 
 pub use crrelu::CrreluConfig;
+pub use polynorm::PolyNormConfig;
+pub use polyrelu::PolyReluConfig;
 
 #[cfg(test)]
 pub(crate) mod tests {
