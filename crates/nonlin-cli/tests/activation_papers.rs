@@ -21,12 +21,18 @@ fn paper(slug: &str) -> PathBuf {
 
 /// Runs a paper's quick variant into a temporary folder and returns its summary.
 fn run_quick(slug: &str) -> Summary {
+    run_quick_with(slug, &[])
+}
+
+/// [`run_quick`] with extra arguments (`--data-dir`).
+fn run_quick_with(slug: &str, extra: &[&std::ffi::OsStr]) -> Summary {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join(slug);
     let result = nonlin()
         .arg("run")
         .arg(paper(slug))
         .arg("--quick")
+        .args(extra)
         .arg("--out")
         .arg(&out)
         .output()
@@ -41,11 +47,12 @@ fn run_quick(slug: &str) -> Summary {
 }
 
 /// Every final metric of every unit is finite (parameter statistics are NaN, by definition, in
-/// arms without the parameter: a ReLU arm has no CRReLU ε).
+/// arms without the parameter: a ReLU arm has no CRReLU ε; so are feature probes of a layer a
+/// model does not have).
 fn assert_finite(summary: &Summary) {
     for unit in &summary.units {
         for (name, value) in &unit.metrics {
-            if name.contains("_param(") && value.is_nan() {
+            if (name.contains("_param(") || name.starts_with("feature_")) && value.is_nan() {
                 continue;
             }
             assert!(
@@ -100,4 +107,48 @@ fn polycom_quick() {
             .mean
             .is_finite()
     );
+}
+
+/// PanGu-π's quick run: the collapse check at initialisation passes (it is not trained, so the
+/// quick variant measures exactly what the full one does), and every LM arm reports its loss and
+/// the effective dimension of its final hidden states.
+#[test]
+fn pangu_pi_quick() {
+    let Some(data) = nonlin::data::testdata::require_shared("shakespeare") else {
+        return;
+    };
+    let data = data.parent().unwrap().to_path_buf();
+    let summary = run_quick_with("pangu_pi", &["--data-dir".as_ref(), data.as_os_str()]);
+    assert_finite(&summary);
+    assert!(claim_passed(&summary, "collapse the features"));
+    assert!(claim_passed(&summary, "keeps at least the identity"));
+    for arm in ["vanilla", "siaf", "as", "both"] {
+        let dim = summary.arms[arm]["feature_dim(last, 0.8)"].mean;
+        assert!((1.0..=64.0).contains(&dim), "{arm}: {dim}");
+        assert!(summary.arms[arm]["val_loss"].mean.is_finite());
+    }
+}
+
+/// Quadratic networks' quick run: the conventional and ReLinear arms train to finite metrics
+/// (the randomly initialised quadratic arms may collapse, which is what the paper is about), and
+/// every arm reports whether it diverged.
+#[test]
+fn quadratic_quick() {
+    let summary = run_quick("quadratic");
+    assert_eq!(summary.units.len(), 6);
+    for unit in &summary.units {
+        let diverged = unit.metrics["diverged"];
+        assert!(
+            diverged == 0.0 || diverged == 1.0,
+            "{}: {diverged}",
+            unit.arm
+        );
+        if unit.arm == "conventional" || unit.arm == "relinear" {
+            assert_eq!(diverged, 0.0);
+            assert!(unit.metrics["test_accuracy"] > 0.5, "{}", unit.arm);
+        }
+    }
+    // ReLinear's quadratic weights grew from zero, slowly (lr_gb = 1e-3 x lr)
+    let g = summary.arms["relinear"]["max_abs_param(*.g.weight)"].mean;
+    assert!(g > 0.0 && g < 0.1, "{g}");
 }

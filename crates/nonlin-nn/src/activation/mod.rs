@@ -127,11 +127,13 @@ registry! {
     crrelu => Crrelu,
     polyrelu => PolyRelu,
     polynorm => PolyNorm,
+    siaf => Siaf,
 }
 
 pub use crrelu::CrreluConfig;
 pub use polynorm::PolyNormConfig;
 pub use polyrelu::PolyReluConfig;
+pub use siaf::SiafConfig;
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -39,6 +39,18 @@ pub trait Network {
     fn blocks(&self) -> Option<&dyn Blocks> {
         None
     }
+
+    /// The representations at each depth for probes (feature diversity, effective dimension),
+    /// input-side first; `None` when the model does not expose them.
+    ///
+    /// # Shapes
+    /// - output: tensors `[groups, rows, width]`: a sequence model gives one group of token rows
+    ///   per sequence (`[batch, seq, d]`), a model of independent samples one group of all of them
+    ///   (`[1, batch, width]`)
+    fn features(&self, input: &ModelInput) -> Result<Option<Vec<Tensor<3>>>, NnError> {
+        let _ = input;
+        Ok(None)
+    }
 }
 
 /// A model seen as a chain of blocks on flat features: block 0 reads the (real) model input,
@@ -140,6 +152,12 @@ macro_rules! models {
                     $(Model::$model(m) => m.blocks(),)*
                 }
             }
+
+            fn features(&self, input: &ModelInput) -> Result<Option<Vec<Tensor<3>>>, NnError> {
+                match self {
+                    $(Model::$model(m) => m.features(input),)*
+                }
+            }
         }
     };
 }
@@ -148,6 +166,8 @@ models! {
     mlp => Mlp(MlpConfig),
     conv_net => ConvNet(ConvNetConfig),
     context_mlp => ContextMlp(ContextMlpConfig),
+    pangu_lm => PanguLm(PanguLmConfig),
+    quadratic_mlp => QuadraticMlp(QuadraticMlpConfig),
 }
 
 #[cfg(test)]
@@ -159,7 +179,7 @@ mod tests {
     fn registry_names_are_serde_kinds() {
         for name in ModelConfig::NAMES {
             let text = match *name {
-                "mlp" => "kind = \"mlp\"\nhidden = [4]".to_string(),
+                "mlp" | "quadratic_mlp" => format!("kind = \"{name}\"\nhidden = [4]"),
                 _ => format!("kind = \"{name}\""),
             };
             let config: ModelConfig =
