@@ -1,6 +1,7 @@
 //! The `nonlin` command-line tool: run experiments and sweeps, compare runs, reproduce paper
 //! claims, and manage data.
 
+mod export;
 mod generate;
 mod predict;
 mod progress;
@@ -104,6 +105,8 @@ enum Command {
     Predict(predict::Args),
     /// Continue a prompt with a trained language model.
     Generate(generate::Args),
+    /// Write the trained integer sign and shift codes of a run's DenseShift layers (JSON).
+    Export(export::Args),
     /// Data sets: fetch them, or list what is available where.
     Data {
         #[command(subcommand)]
@@ -185,6 +188,7 @@ fn dispatch(command: Command) -> Result<ExitCode, LabError> {
         } => reproduce(paper.as_deref(), quick, report_only, &dir, &runs, &engine),
         Command::Predict(args) => predict::predict(args),
         Command::Generate(args) => generate::generate(args),
+        Command::Export(args) => export::export(args),
         Command::Data { action } => data_command(action),
     }
 }

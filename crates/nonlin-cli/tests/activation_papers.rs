@@ -152,3 +152,117 @@ fn quadratic_quick() {
     let g = summary.arms["relinear"]["max_abs_param(*.g.weight)"].mean;
     assert!(g > 0.0 && g < 0.1, "{g}");
 }
+
+/// DenseShift's quick run, then `nonlin export`: the exported integer codes rebuild the trained
+/// layer's output with integer shifts only, matching the float path exactly (x·W) and with the
+/// float bias to rounding; an arm without shift layers is refused.
+#[test]
+fn denseshift_quick_and_export() {
+    use nonlin::burn::tensor::{Tensor, TensorData};
+    use nonlin::lab::trained::TrainedUnit;
+    use nonlin::nn::neuron::ShiftCodes;
+    use nonlin::nn::{DeviceSpec, Model};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("denseshift");
+    let result = nonlin()
+        .arg("run")
+        .arg(paper("denseshift"))
+        .arg("--quick")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let summary = Summary::read(&out).unwrap();
+    assert_finite(&summary);
+    assert!(summary.arms["denseshift3"]["train_code_flips"].mean > 0.0);
+
+    let codes_path = tmp.path().join("codes.json");
+    let result = nonlin()
+        .args([
+            "export",
+            out.to_str().unwrap(),
+            "--arm",
+            "denseshift3",
+            "--out",
+        ])
+        .arg(&codes_path)
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&codes_path).unwrap()).unwrap();
+    assert_eq!(doc["format"], "nonlin-shift-codes-1");
+    let layers: Vec<ShiftCodes> = serde_json::from_value(doc["layers"].clone()).unwrap();
+    assert_eq!(layers.len(), 2, "both hidden layers are DenseShift");
+    assert_eq!(layers[0].shape, [64, 256]);
+    assert!(
+        layers
+            .iter()
+            .all(|l| l.bits == 3 && l.shift.iter().all(|&p| p < 4))
+    );
+    assert!(
+        layers
+            .iter()
+            .all(|l| l.sign.iter().all(|&s| s == 1 || s == -1)),
+        "zero-free"
+    );
+
+    let device = DeviceSpec::Cpu.device().unwrap();
+    let unit = TrainedUnit::load(&out, Some("denseshift3"), None, &device).unwrap();
+    let Model::ShiftMlp(model) = &unit.model else {
+        panic!("a shift_mlp")
+    };
+    for ((k, layer), codes) in model.shift_layers().into_iter().zip(&layers) {
+        assert_eq!(codes.layer, format!("layers.{k}"));
+        let [i, o] = codes.shape;
+        let x: Vec<i64> = (0..4 * i as i64).map(|v| (v * 37 % 31) - 15).collect();
+        let ints = codes.shift_matmul(&x);
+        let xf = Tensor::<2>::from_data(
+            TensorData::new(x.iter().map(|&v| v as f32).collect::<Vec<_>>(), [4, i]),
+            &device,
+        );
+        let product = xf
+            .clone()
+            .matmul(layer.weight())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let forward = layer.forward(xf).into_data().try_to_vec::<f32>().unwrap();
+        let bias = layer
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        for (e, &n) in ints.iter().enumerate() {
+            // 2^(P−1) = 8 at 3 bits
+            assert_eq!(n as f32 / 8.0, product[e], "layer {k} element {e}");
+            let rebuilt = n as f32 / 8.0 + bias[e % o];
+            assert!(
+                (rebuilt - forward[e]).abs() <= 1e-5 * forward[e].abs().max(1.0),
+                "{rebuilt} vs {}",
+                forward[e]
+            );
+        }
+    }
+
+    let refused = nonlin()
+        .args(["export", out.to_str().unwrap(), "--arm", "fp32", "--out"])
+        .arg(tmp.path().join("none.json"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no power-of-two"));
+}

@@ -51,6 +51,18 @@ pub trait Network {
         let _ = input;
         Ok(None)
     }
+
+    /// The discrete values of the model's quantised weights, one integer per weight in a fixed
+    /// order (learning rules report the fraction that changes per step); `None` for float models.
+    fn quantized_codes(&self) -> Option<Vec<i32>> {
+        None
+    }
+
+    /// The integer sign and shift codes of the model's power-of-two (DenseShift) layers, for
+    /// `nonlin export`; empty for other models.
+    fn shift_codes(&self) -> Vec<crate::neuron::ShiftCodes> {
+        Vec::new()
+    }
 }
 
 /// A model seen as a chain of blocks on flat features: block 0 reads the (real) model input,
@@ -158,6 +170,18 @@ macro_rules! models {
                     $(Model::$model(m) => m.features(input),)*
                 }
             }
+
+            fn quantized_codes(&self) -> Option<Vec<i32>> {
+                match self {
+                    $(Model::$model(m) => m.quantized_codes(),)*
+                }
+            }
+
+            fn shift_codes(&self) -> Vec<crate::neuron::ShiftCodes> {
+                match self {
+                    $(Model::$model(m) => m.shift_codes(),)*
+                }
+            }
         }
     };
 }
@@ -168,6 +192,7 @@ models! {
     context_mlp => ContextMlp(ContextMlpConfig),
     pangu_lm => PanguLm(PanguLmConfig),
     quadratic_mlp => QuadraticMlp(QuadraticMlpConfig),
+    shift_mlp => ShiftMlp(ShiftMlpConfig),
 }
 
 #[cfg(test)]
@@ -179,7 +204,7 @@ mod tests {
     fn registry_names_are_serde_kinds() {
         for name in ModelConfig::NAMES {
             let text = match *name {
-                "mlp" | "quadratic_mlp" => format!("kind = \"{name}\"\nhidden = [4]"),
+                "mlp" | "quadratic_mlp" | "shift_mlp" => format!("kind = \"{name}\"\nhidden = [4]"),
                 _ => format!("kind = \"{name}\""),
             };
             let config: ModelConfig =
