@@ -1,6 +1,7 @@
 //! The `nonlin` command-line tool: run experiments and sweeps, compare runs, reproduce paper
 //! claims, and manage data.
 
+mod export;
 mod generate;
 mod predict;
 mod probe;
@@ -108,6 +109,8 @@ enum Command {
     /// Run a theory probe on its own, on a run folder's trained model, or from a probe
     /// experiment file; writes a probe folder.
     Probe(probe::Args),
+    /// Write the trained integer sign and shift codes of a run's DenseShift layers (JSON).
+    Export(export::Args),
     /// Data sets: fetch them, or list what is available where.
     Data {
         #[command(subcommand)]
@@ -190,6 +193,7 @@ fn dispatch(command: Command) -> Result<ExitCode, LabError> {
         Command::Predict(args) => predict::predict(args),
         Command::Generate(args) => generate::generate(args),
         Command::Probe(args) => probe::probe(args),
+        Command::Export(args) => export::export(args),
         Command::Data { action } => data_command(action),
     }
 }

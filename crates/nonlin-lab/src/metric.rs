@@ -3,7 +3,7 @@
 //! - Final metrics of a unit: `val_<m>` and `test_<m>` for each metric `m` its task evaluates
 //!   (`nonlin_learn::TaskKind::eval_metrics`), `train_<m>` for the means over the last epoch of
 //!   what the rule reports (`train_loss`, `train_accuracy`, a local rule's `train_loss_layer1`,
-//!   ...), and `steps`.
+//!   ...), `steps`, and `diverged` (1 when the training loss became non-finite, else 0).
 //! - Resource figures, kept apart from the metrics (they are not reproducible bit for bit):
 //!   `params`, `wall_s`, `train_s`, `steps_per_s`, `samples_per_s` (`tokens_per_s` for language
 //!   models), `peak_rss_mb`.
@@ -11,6 +11,15 @@
 //!   `argmin(val_loss)` and `argmax(test_accuracy)` (the step of the best value), and
 //!   `first_step(val_loss <= 0.1)` (the first logged step where the condition holds; NaN when it
 //!   never does, so a claim on it fails).
+//! - Parameter statistics of the trained model, over every float parameter whose path matches a
+//!   glob (`*` any run, `?` one character; the paths of `docs/architecture.md`):
+//!   `max_abs_param(*.Crrelu.epsilon)` (the largest |value|) and `mean_param(*.Crrelu.epsilon)`
+//!   (the mean of all matching values); NaN when no parameter matches, so a claim on it fails.
+//! - Feature probes of the trained model ([`nonlin_nn::Network::features`]) on the first
+//!   [`FEATURE_ITEMS`] training items: `feature_diversity(k)`, the relative diversity
+//!   d_M(Z)/‖Z‖_F of representation `k` (an index from the input side, or `last`) averaged over
+//!   its groups (sequences), and `feature_dim(k, 0.8)`, the effective dimension d(0.8) of its
+//!   rows pooled (`nonlin_theory::feature_diversity`); NaN for models without features.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -83,6 +92,131 @@ pub enum MetricName {
     Resource(String),
     /// A metric derived from a logged series.
     Derived(Derived),
+    /// A statistic of the trained model's parameters.
+    Param(ParamStat),
+    /// A probe of the trained model's representations.
+    Feature(FeatureStat),
+}
+
+/// Training items the feature probes read (the first ones, in order).
+pub const FEATURE_ITEMS: usize = 64;
+
+/// A probe of the model's representations ([`nonlin_nn::Network::features`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureStat {
+    pub kind: FeatureStatKind,
+    /// Which representation: `Some(k)` the k-th from the input side, `None` the last.
+    pub layer: Option<usize>,
+}
+
+/// Which probe a [`FeatureStat`] computes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FeatureStatKind {
+    /// Relative diversity d_M(Z)/‖Z‖_F, averaged over groups.
+    Diversity,
+    /// Effective dimension d(q) of the pooled rows.
+    Dimension(f64),
+}
+
+impl FeatureStat {
+    /// Computes the probe on representations `[groups, rows, width]` (NaN when the layer does not
+    /// exist).
+    pub fn compute(&self, features: &[burn::tensor::Tensor<3>]) -> f64 {
+        use nonlin_theory::feature_diversity::{Features, effective_dimension, relative_diversity};
+        let index = match self.layer {
+            Some(k) => k,
+            None => features.len().saturating_sub(1),
+        };
+        let Some(z) = features.get(index) else {
+            return f64::NAN;
+        };
+        let [groups, rows, width] = z.dims();
+        let values = match z.clone().into_data().try_into_vec_as::<f64>() {
+            Ok(v) => v,
+            Err(_) => return f64::NAN,
+        };
+        match self.kind {
+            FeatureStatKind::Diversity => {
+                let per_group = rows * width;
+                (0..groups)
+                    .map(|g| {
+                        relative_diversity(Features::new(
+                            &values[g * per_group..(g + 1) * per_group],
+                            rows,
+                            width,
+                        ))
+                    })
+                    .sum::<f64>()
+                    / groups.max(1) as f64
+            }
+            FeatureStatKind::Dimension(q) => {
+                effective_dimension(Features::new(&values, groups * rows, width), q) as f64
+            }
+        }
+    }
+}
+
+impl fmt::Display for FeatureStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let layer = match self.layer {
+            Some(k) => k.to_string(),
+            None => "last".to_string(),
+        };
+        match self.kind {
+            FeatureStatKind::Diversity => write!(f, "feature_diversity({layer})"),
+            FeatureStatKind::Dimension(q) => write!(f, "feature_dim({layer}, {q})"),
+        }
+    }
+}
+
+/// A statistic of the values of the parameters whose paths match `pattern`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamStat {
+    pub kind: ParamStatKind,
+    /// Glob on parameter paths (`*.Crrelu.epsilon`).
+    pub pattern: String,
+}
+
+/// Which statistic a [`ParamStat`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamStatKind {
+    /// The largest absolute value.
+    MaxAbs,
+    /// The mean value.
+    Mean,
+}
+
+impl ParamStat {
+    /// Computes the statistic on `model` (NaN when no parameter matches).
+    pub fn compute<M: burn::module::Module>(&self, model: &M) -> f64 {
+        let found = nonlin_nn::weights::param_values(model, &|path: &str| {
+            nonlin_learn::optim::glob_match(&self.pattern, path)
+        });
+        let values: Vec<f64> = found.into_iter().flat_map(|(_, v)| v).collect();
+        if values.is_empty() {
+            return f64::NAN;
+        }
+        match self.kind {
+            ParamStatKind::MaxAbs => values.iter().fold(0.0, |m, v| {
+                if v.is_nan() || m.is_nan() {
+                    f64::NAN
+                } else {
+                    m.max(v.abs())
+                }
+            }),
+            ParamStatKind::Mean => values.iter().sum::<f64>() / values.len() as f64,
+        }
+    }
+}
+
+impl fmt::Display for ParamStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let func = match self.kind {
+            ParamStatKind::MaxAbs => "max_abs_param",
+            ParamStatKind::Mean => "mean_param",
+        };
+        write!(f, "{func}({})", self.pattern)
+    }
 }
 
 /// A metric derived from a unit's logged series of `metric` (`val_loss`, `train_loss`, ...).
@@ -176,6 +310,8 @@ impl fmt::Display for MetricName {
         match self {
             MetricName::Final(m) | MetricName::Resource(m) => f.write_str(m),
             MetricName::Derived(d) => d.fmt(f),
+            MetricName::Param(p) => p.fmt(f),
+            MetricName::Feature(p) => p.fmt(f),
         }
     }
 }
@@ -206,6 +342,26 @@ impl MetricName {
                     ))),
                 }
             };
+            let param = |kind| {
+                if inner.is_empty() {
+                    Err(UnknownMetric(format!(
+                        "`{text}`: give a pattern on parameter paths, e.g. `{func}(*.Crrelu.epsilon)`"
+                    )))
+                } else {
+                    Ok(MetricName::Param(ParamStat {
+                        kind,
+                        pattern: inner.to_string(),
+                    }))
+                }
+            };
+            match func {
+                "max_abs_param" => return param(ParamStatKind::MaxAbs),
+                "mean_param" => return param(ParamStatKind::Mean),
+                "feature_diversity" | "feature_dim" => {
+                    return parse_feature(func, inner).map(MetricName::Feature);
+                }
+                _ => {}
+            }
             let derived = match func {
                 "min" => Derived::Min(series(inner)?),
                 "max" => Derived::Max(series(inner)?),
@@ -221,13 +377,13 @@ impl MetricName {
                 }
                 other => {
                     return Err(UnknownMetric(format!(
-                        "unknown function `{other}`; known: min, max, argmin, argmax, first_step"
+                        "unknown function `{other}`; known: min, max, argmin, argmax, first_step, max_abs_param, mean_param, feature_diversity, feature_dim"
                     )));
                 }
             };
             return Ok(MetricName::Derived(derived));
         }
-        if text == "steps" {
+        if text == "steps" || text == "diverged" {
             return Ok(MetricName::Final(text.to_string()));
         }
         match split_metric(text) {
@@ -236,7 +392,7 @@ impl MetricName {
                 Ok(MetricName::Final(text.to_string()))
             }
             _ => Err(UnknownMetric(format!(
-                "unknown metric `{text}`; this {kind:?} task reports val_/test_ one of {}, train_<metric>, steps, the resources {}, and min(..), max(..), argmin(..), argmax(..), first_step(.. <= v)",
+                "unknown metric `{text}`; this {kind:?} task reports val_/test_ one of {}, train_<metric>, steps, the resources {}, and min(..), max(..), argmin(..), argmax(..), first_step(.. <= v), max_abs_param(glob), mean_param(glob), feature_diversity(k), feature_dim(k, q)",
                 kind.eval_metrics().join(", "),
                 RESOURCES.join(", ")
             ))),
@@ -247,6 +403,33 @@ impl MetricName {
     pub fn key(&self) -> String {
         self.to_string()
     }
+}
+
+/// `feature_diversity(last)`, `feature_dim(3, 0.8)`.
+fn parse_feature(func: &str, inner: &str) -> Result<FeatureStat, UnknownMetric> {
+    let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
+    let usage = || {
+        UnknownMetric(format!(
+            "`{func}({inner})`: expected `feature_diversity(k)` or `feature_dim(k, q)` with k a representation index or `last` and q in (0, 1]"
+        ))
+    };
+    let layer = match parts.first().copied() {
+        Some("last") => None,
+        Some(k) => Some(k.parse::<usize>().map_err(|_| usage())?),
+        None => return Err(usage()),
+    };
+    let kind = match (func, parts.len()) {
+        ("feature_diversity", 1) => FeatureStatKind::Diversity,
+        ("feature_dim", 2) => {
+            let q: f64 = parts[1].parse().map_err(|_| usage())?;
+            if !(q > 0.0 && q <= 1.0) {
+                return Err(usage());
+            }
+            FeatureStatKind::Dimension(q)
+        }
+        _ => return Err(usage()),
+    };
+    Ok(FeatureStat { kind, layer })
 }
 
 /// `val_loss <= 0.1` -> (`val_loss`, `<=`, 0.1).
@@ -313,6 +496,7 @@ mod tests {
         );
         assert!(MetricName::parse("train_loss_layer2", k).is_ok());
         assert!(MetricName::parse("steps", k).is_ok());
+        assert!(MetricName::parse("diverged", k).is_ok());
         assert_eq!(
             MetricName::parse("peak_rss_mb", k).unwrap(),
             MetricName::Resource("peak_rss_mb".into())
@@ -338,6 +522,90 @@ mod tests {
         }
         assert!(MetricName::parse("test_rel_l2", TaskKind::Regression).is_ok());
         assert!(MetricName::parse("test_bpc", TaskKind::LanguageModel).is_ok());
+    }
+
+    /// Parameter statistics parse with their glob and compute on a model: an MLP with two CRReLU
+    /// layers initialised at ε = 0.2 has max |ε| = 0.2 and mean ε = 0.2; for two
+    /// activations at 0.2 and −0.5, max |ε| = 0.5 and the mean (0.2 − 0.5) / 2 = −0.15.
+    #[test]
+    fn parameter_statistics() {
+        use burn::tensor::{Device, Tensor};
+        use nonlin_nn::activation::Crrelu;
+        use nonlin_nn::{Activation, MlpConfig};
+
+        let k = TaskKind::Classification;
+        let name = MetricName::parse("max_abs_param( *.Crrelu.epsilon )", k).unwrap();
+        assert_eq!(name.key(), "max_abs_param(*.Crrelu.epsilon)");
+        assert!(MetricName::parse("max_abs_param()", k).is_err());
+        let (max_abs, mean) = match (name, MetricName::parse("mean_param(*.Crrelu.epsilon)", k)) {
+            (MetricName::Param(a), Ok(MetricName::Param(b))) => (a, b),
+            other => panic!("{other:?}"),
+        };
+        let device = Device::flex();
+        let mlp = MlpConfig::new(vec![3, 2])
+            .with_activation("crrelu(epsilon=0.2)")
+            .init(4, 2, &device)
+            .unwrap();
+        assert!((max_abs.compute(&mlp) - 0.2).abs() < 1e-7);
+        assert!((mean.compute(&mlp) - 0.2).abs() < 1e-7);
+        let eps = |v: f32| {
+            Activation::Crrelu(Crrelu::from_epsilon(Tensor::<1>::from_floats([v], &device)))
+        };
+        let acts = vec![eps(0.2), eps(-0.5)];
+        assert!((max_abs.compute(&acts) - 0.5).abs() < 1e-7);
+        assert!((mean.compute(&acts) + 0.15).abs() < 1e-7);
+        let none = ParamStat {
+            kind: ParamStatKind::Mean,
+            pattern: "*.Nothing".into(),
+        };
+        assert!(none.compute(&mlp).is_nan());
+    }
+
+    /// Feature probes parse and compute: two groups of 2 rows × 2 features; group 0
+    /// [[1, 2], [3, 4]] has relative diversity 2/sqrt(30) = 0.3651484, group 1 [[1, 1], [1, 1]]
+    /// 0, so the mean is 0.1825742. Layer 0 (all zeros) has no variance: d(0.8) = 0.
+    #[test]
+    fn feature_probes() {
+        use burn::tensor::{Device, Tensor, TensorData};
+        let k = TaskKind::LanguageModel;
+        let d = MetricName::parse("feature_diversity(last)", k).unwrap();
+        assert_eq!(d.key(), "feature_diversity(last)");
+        let e = MetricName::parse("feature_dim( 1 , 0.8 )", k).unwrap();
+        assert_eq!(e.key(), "feature_dim(1, 0.8)");
+        for bad in [
+            "feature_diversity()",
+            "feature_diversity(x)",
+            "feature_diversity(1, 0.8)",
+            "feature_dim(last)",
+            "feature_dim(last, 0)",
+            "feature_dim(last, 1.5)",
+            "feature_dim(-1, 0.5)",
+        ] {
+            assert!(MetricName::parse(bad, k).is_err(), "{bad}");
+        }
+        let device = Device::flex();
+        let z = Tensor::<3>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 1.0, 1.0, 1.0, 1.0], [2, 2, 2]),
+            &device,
+        );
+        let (MetricName::Feature(d), MetricName::Feature(e)) = (d, e) else {
+            unreachable!()
+        };
+        let features = vec![z.clone() * 0.0, z];
+        assert!((d.compute(&features) - 0.182_574_2).abs() < 1e-6);
+        // layer 0 is all zeros: no variance, dimension 0; layer 1 has 2 directions
+        let first = FeatureStat {
+            kind: FeatureStatKind::Dimension(0.8),
+            layer: Some(0),
+        };
+        assert_eq!(first.compute(&features), 0.0);
+        assert!(e.compute(&features) >= 1.0);
+        let missing = FeatureStat {
+            kind: FeatureStatKind::Diversity,
+            layer: Some(5),
+        };
+        assert!(missing.compute(&features).is_nan());
+        assert!(d.compute(&[]).is_nan());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::tensor::Device;
 use nonlin_data::{Rng, derive_seed, epoch_batches};
 use nonlin_learn::task::{EvalOptions, Split, Task};
@@ -22,7 +23,7 @@ use nonlin_nn::{DeviceSpec, Model, Network, engine};
 use crate::atomic::write_atomic;
 use crate::checkpoint::{self, Accumulator, CheckpointMeta};
 use crate::data::load_task;
-use crate::metric::Derived;
+use crate::metric::{Derived, FEATURE_ITEMS, FeatureStat, ParamStat};
 use crate::metrics_log::{MetricRecord, MetricsLog};
 use crate::provenance::Provenance;
 use crate::resources::{PeakSource, ResourceMeter};
@@ -118,6 +119,8 @@ pub fn run_experiment(
     prepare_folder(experiment, options)?;
     let mut log = MetricsLog::open(out, options.resume)?;
     let derived = experiment.derived_metrics();
+    let param_metrics = experiment.param_metrics();
+    let feature_metrics = experiment.feature_metrics();
     let mut units = Vec::new();
     let mut resources = Vec::new();
 
@@ -132,6 +135,8 @@ pub fn run_experiment(
                 device: &device,
                 out,
                 derived: &derived,
+                param_metrics: &param_metrics,
+                feature_metrics: &feature_metrics,
             };
             let (result, figures) = unit.run(&mut log, options.resume, progress)?;
             progress.unit_end(arm, seed, &result.metrics);
@@ -212,6 +217,8 @@ struct Unit<'a> {
     device: &'a Device,
     out: &'a Path,
     derived: &'a [Derived],
+    param_metrics: &'a [ParamStat],
+    feature_metrics: &'a [FeatureStat],
 }
 
 /// Where a unit's training loop stands; all of it is saved in checkpoints.
@@ -446,8 +453,23 @@ impl Unit<'_> {
             final_metrics.insert(format!("train_{k}"), v);
         }
         final_metrics.insert("steps".into(), state.step as f64);
+        final_metrics.insert(
+            "diverged".into(),
+            f64::from(u8::from(diverged_at.is_some())),
+        );
         for d in self.derived {
             final_metrics.insert(d.to_string(), d.compute(log.records(), self.arm, self.seed));
+        }
+        for p in self.param_metrics {
+            final_metrics.insert(p.to_string(), p.compute(&model));
+        }
+        if !self.feature_metrics.is_empty() {
+            let items: Vec<usize> = (0..task.train_len().min(FEATURE_ITEMS)).collect();
+            let batch = task.train_batch(&items, self.device)?;
+            let features = model.valid().features(&batch.input)?.unwrap_or_default();
+            for p in self.feature_metrics {
+                final_metrics.insert(p.to_string(), p.compute(&features));
+            }
         }
         let figures = self.resources(&model, &state, &meter);
         let finished = Finished {

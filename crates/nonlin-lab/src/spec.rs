@@ -6,6 +6,7 @@
 //! then deserialised into typed configs with unknown keys rejected. Each arm is the base config
 //! with the arm's own dotted overrides applied, resolved separately.
 
+use std::fmt;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -19,7 +20,7 @@ use toml::{Table, Value};
 
 use crate::LabError;
 pub use crate::metric::Op;
-use crate::metric::{Derived, MetricName};
+use crate::metric::{Derived, FeatureStat, MetricName, ParamStat};
 
 /// The data set of a run and how it is split. The data set fixes the task: labelled images and
 /// points are classification, `smooth_regression` regression, `text` language modelling, and
@@ -352,12 +353,45 @@ pub struct ClaimSpec {
     /// test_mse of relu` is `factor = 0.8`. The reference is `factor × metric + offset`.
     #[serde(default = "one_f64", skip_serializing_if = "is_one")]
     pub factor: f64,
+    /// Which statistic over seeds is compared (for both sides): `mean` (default), `std`, `min`
+    /// or `max`; e.g. "the across-seed spread of C is at most B's" is `stat = "std"`.
+    #[serde(default, skip_serializing_if = "ClaimStat::is_mean")]
+    pub stat: ClaimStat,
     /// Slack in the claim's favour (for `~=`, the allowed distance).
     #[serde(default)]
     pub tolerance: f64,
     /// Where the claim comes from (table, figure, section).
     #[serde(default)]
     pub source: Option<String>,
+}
+
+/// The statistic over seeds a claim compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimStat {
+    #[default]
+    Mean,
+    /// The sample standard deviation over seeds.
+    Std,
+    Min,
+    Max,
+}
+
+impl ClaimStat {
+    fn is_mean(&self) -> bool {
+        *self == ClaimStat::Mean
+    }
+}
+
+impl fmt::Display for ClaimStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClaimStat::Mean => "mean",
+            ClaimStat::Std => "std",
+            ClaimStat::Min => "min",
+            ClaimStat::Max => "max",
+        })
+    }
 }
 
 /// A named variant of the base config.
@@ -668,6 +702,48 @@ impl Experiment {
                     && !out.contains(&d)
                 {
                     out.push(d);
+                }
+            }
+        }
+        out
+    }
+
+    /// The parameter statistics (`max_abs_param(*.Crrelu.epsilon)`, ...) the experiment's claims
+    /// and report ask for; computed on each unit's trained model.
+    pub fn param_metrics(&self) -> Vec<ParamStat> {
+        let mut out: Vec<ParamStat> = Vec::new();
+        let names = self
+            .metrics
+            .iter()
+            .chain(self.claims.iter().map(|c| &c.metric))
+            .chain(self.claims.iter().filter_map(|c| c.than_metric.as_ref()));
+        for name in names {
+            for (_, config) in &self.arms {
+                if let Ok(MetricName::Param(p)) = MetricName::parse(name, config.data.task())
+                    && !out.contains(&p)
+                {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    /// The feature probes (`feature_diversity(last)`, ...) the experiment's claims and report ask
+    /// for; computed on each unit's trained model.
+    pub fn feature_metrics(&self) -> Vec<FeatureStat> {
+        let mut out: Vec<FeatureStat> = Vec::new();
+        let names = self
+            .metrics
+            .iter()
+            .chain(self.claims.iter().map(|c| &c.metric))
+            .chain(self.claims.iter().filter_map(|c| c.than_metric.as_ref()));
+        for name in names {
+            for (_, config) in &self.arms {
+                if let Ok(MetricName::Feature(p)) = MetricName::parse(name, config.data.task())
+                    && !out.contains(&p)
+                {
+                    out.push(p);
                 }
             }
         }

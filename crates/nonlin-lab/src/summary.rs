@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::LabError;
 use crate::atomic::write_atomic;
 use crate::checkpoint::sha256_hex;
-use crate::spec::{ClaimSpec, Experiment, Op, RunConfig};
+use crate::spec::{ClaimSpec, ClaimStat, Experiment, Op, RunConfig};
 
 /// Final metrics of one arm trained from one seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,10 +66,19 @@ impl Stat {
         }
     }
 
-    /// `mean ± std (n=N)` with 4 decimals; counts (integral values that agree) print as integers.
+    /// `mean ± std (n=N)` with 4 decimals; counts (integral values that agree) print as integers;
+    /// means below 1e-3 in size (small errors such as a regression's MSE) print with 4
+    /// significant digits in scientific notation, which 4 decimals would round to 0.
     pub fn display(&self) -> String {
         if self.std == 0.0 && self.mean.fract() == 0.0 && self.mean.abs() < 1e15 {
             return format!("{}", self.mean as i64);
+        }
+        if self.mean != 0.0 && self.mean.abs() < 1e-3 {
+            return if self.n > 1 {
+                format!("{:.3e} ± {:.3e} (n={})", self.mean, self.std, self.n)
+            } else {
+                format!("{:.3e}", self.mean)
+            };
         }
         if self.n > 1 {
             format!("{:.4} ± {:.4} (n={})", self.mean, self.std, self.n)
@@ -221,18 +230,37 @@ pub fn check_claim(
         String::new()
     };
     let missing = |metric: &str, arm: &str| format!("metric `{metric}` of {arm} not measured");
+    // The statistic compared: the mean over seeds unless the claim asks for another.
+    let pick = |s: &Stat| match claim.stat {
+        ClaimStat::Mean => s.mean,
+        ClaimStat::Std => s.std,
+        ClaimStat::Min => s.min,
+        ClaimStat::Max => s.max,
+    };
+    let shown = |s: &Stat| match claim.stat {
+        ClaimStat::Mean => s.display(),
+        other => format!(
+            "{other} {} of {}",
+            Stat::of(&[pick(s)]).display(),
+            s.display()
+        ),
+    };
+    let prefix = match claim.stat {
+        ClaimStat::Mean => String::new(),
+        other => format!("{other} of "),
+    };
     let measured_stat = stat(&arm, &claim.metric);
     let (claimed, measured, passed) = match (&claim.value, &claim.than_arm, &claim.than_metric) {
         (Some(value), _, _) => {
             let claimed = format!(
-                "{} of {arm} {} {value}{offset}{tol}",
+                "{prefix}{} of {arm} {} {value}{offset}{tol}",
                 claim.metric, claim.op
             );
             match measured_stat {
                 Some(s) => (
                     claimed,
-                    s.display(),
-                    compare(s.mean - (value + claim.offset), claim.op, claim.tolerance),
+                    shown(&s),
+                    compare(pick(&s) - (value + claim.offset), claim.op, claim.tolerance),
                 ),
                 None => (claimed, missing(&claim.metric, &arm), false),
             }
@@ -251,15 +279,15 @@ pub fn check_claim(
                 format!("{scaled}{other_metric} of {other_arm}")
             };
             let claimed = format!(
-                "{} of {arm} {} {reference}{offset}{tol}",
+                "{prefix}{} of {arm} {} {prefix}{reference}{offset}{tol}",
                 claim.metric, claim.op
             );
             match (measured_stat, stat(&other_arm, &other_metric)) {
                 (Some(a), Some(b)) => (
                     claimed,
-                    format!("{} vs {}", a.display(), b.display()),
+                    format!("{} vs {}", shown(&a), shown(&b)),
                     compare(
-                        a.mean - (claim.factor * b.mean + claim.offset),
+                        pick(&a) - (claim.factor * pick(&b) + claim.offset),
                         claim.op,
                         claim.tolerance,
                     ),
@@ -316,6 +344,7 @@ mod tests {
             than_metric: None,
             offset: 0.0,
             factor: 1.0,
+            stat: ClaimStat::Mean,
             tolerance,
             source: None,
         }
@@ -333,6 +362,12 @@ mod tests {
         assert_eq!(Stat::of(&[5.0]).std, 0.0);
         assert_eq!(Stat::of(&[2345.0, 2345.0]).display(), "2345");
         assert_eq!(Stat::of(&[0.5]).display(), "0.5000");
+        // 9.36e-5 would print as 0.0001 with 4 decimals
+        assert_eq!(Stat::of(&[9.36e-5]).display(), "9.360e-5");
+        assert_eq!(
+            Stat::of(&[1e-4, 3e-4]).display(),
+            "2.000e-4 ± 1.414e-4 (n=2)"
+        );
     }
 
     #[test]
@@ -365,6 +400,29 @@ mod tests {
         assert!(r.passed, "{r:?}");
         assert_eq!(r.claimed, "acc of a <= 1.1 × acc of b");
         c.factor = 1.05;
+        assert!(!check(&c, &m).passed);
+    }
+
+    /// `stat = "std"` compares spreads: a = (0.96, 0.98) has std 0.0141, b = (0.90, 0.94) 0.0283.
+    #[test]
+    fn claims_on_another_statistic() {
+        let m = arms(&[0.96, 0.98], &[0.90, 0.94]);
+        let mut c = claim(Op::AtMost, None, Some("b"), 0.0);
+        c.stat = ClaimStat::Std;
+        let r = check(&c, &m);
+        assert!(r.passed, "{r:?}");
+        assert_eq!(r.claimed, "std of acc of a <= std of acc of b");
+        assert!(
+            r.measured.starts_with("std 0.0141 of 0.9700"),
+            "{}",
+            r.measured
+        );
+        c.op = Op::AtLeast;
+        assert!(!check(&c, &m).passed);
+        let mut c = claim(Op::AtLeast, Some(0.97), None, 0.0);
+        c.stat = ClaimStat::Max;
+        assert!(check(&c, &m).passed);
+        c.stat = ClaimStat::Min;
         assert!(!check(&c, &m).passed);
     }
 

@@ -8,6 +8,7 @@ pub mod activation;
 pub mod engine;
 pub mod error;
 pub mod gradcheck;
+pub mod layer;
 pub mod model;
 pub mod neuron;
 pub mod weights;

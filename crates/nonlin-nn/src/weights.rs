@@ -176,6 +176,43 @@ pub fn trainable_params<M: Module>(model: &M) -> usize {
     count.0
 }
 
+/// The values of the float parameters whose paths satisfy `keep`, in visiting order, as
+/// `(path, values)` with the values flattened in row-major order (for reports and claims on
+/// learned parameters, such as CRReLU's ε).
+pub fn param_values<M: Module>(model: &M, keep: &dyn Fn(&str) -> bool) -> Vec<(String, Vec<f64>)> {
+    struct Values<'a> {
+        stack: Vec<String>,
+        keep: &'a dyn Fn(&str) -> bool,
+        found: Vec<(String, Vec<f64>)>,
+    }
+    impl ModuleVisitor for Values<'_> {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.stack.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.stack.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let path = self.stack.join(".");
+            if (self.keep)(&path) {
+                let values = param
+                    .val()
+                    .into_data()
+                    .try_into_vec_as::<f64>()
+                    .unwrap_or_default();
+                self.found.push((path, values));
+            }
+        }
+    }
+    let mut visitor = Values {
+        stack: Vec::new(),
+        keep,
+        found: Vec::new(),
+    };
+    model.visit(&mut visitor);
+    visitor.found
+}
+
 /// The ids of the module's float parameters, in visiting order.
 pub fn param_ids<M: Module>(model: &M) -> Vec<u64> {
     struct Ids(Vec<u64>);

@@ -7,10 +7,12 @@
 //! purpose (deep-linear dynamics, grokking). The lab turns a report into a probe folder.
 
 pub mod error;
+pub mod feature_diversity;
 pub mod kernels;
 pub mod probe;
 
 pub use error::TheoryError;
+pub use feature_diversity::{Features, effective_dimension, relative_diversity};
 pub use probe::{Line, Probe, ProbeData, ProbeInput, ProbeReport, ReportTable, SeriesGroup};
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,7 @@
 //! End-to-end backpropagation of the task's loss (cross-entropy, mean squared error, ...) with
-//! one of Burn's optimizers, parameter groups and optional gradient clipping.
+//! one of Burn's optimizers, parameter groups and optional gradient clipping. For models with
+//! quantised weights ([`nonlin_nn::Network::quantized_codes`]) it also reports `code_flips`, the
+//! fraction of weights whose discrete value the step changed.
 
 use burn::optim::GradientsParams;
 use nonlin_nn::{Model, Network};
@@ -46,6 +48,7 @@ impl<M: Network + burn::module::Module> LearningRule<M> for Backprop {
     }
 
     fn step(&mut self, model: M, batch: &TensorBatch, lr: f64) -> Result<(M, Metrics), LearnError> {
+        let codes_before = model.quantized_codes();
         let output = model.forward_input(&batch.input)?;
         let loss = batch.target.loss(output.clone())?;
         let correct = batch.target.correct(&output.detach())?;
@@ -67,6 +70,13 @@ impl<M: Network + burn::module::Module> LearningRule<M> for Backprop {
         }
         if let Some(norm) = norm {
             metrics.insert("grad_norm".to_string(), norm);
+        }
+        // Quantised models: the fraction of weights whose discrete value this step changed.
+        if let (Some(before), Some(after)) = (codes_before, model.quantized_codes())
+            && !before.is_empty()
+        {
+            let changed = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+            metrics.insert("code_flips".to_string(), changed as f64 / before.len() as f64);
         }
         Ok((model, metrics))
     }

@@ -4,6 +4,8 @@
 //! the `registry!` list below declares the file and registers it by its file name. A spec is a name with optional
 //! numeric parameters: `"relu"`, `"leaky_relu(negative_slope=0.2)"`, `"softplus(beta=2)"`.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod spec;
 
 pub use spec::ActivationSpec;
@@ -122,7 +124,16 @@ registry! {
     softplus => Softplus,
     identity => Identity,
     prelu => Prelu,
+    crrelu => Crrelu,
+    polyrelu => PolyRelu,
+    polynorm => PolyNorm,
+    siaf => Siaf,
 }
+
+pub use crrelu::CrreluConfig;
+pub use polynorm::PolyNormConfig;
+pub use polyrelu::PolyReluConfig;
+pub use siaf::SiafConfig;
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -60,6 +60,30 @@ pub trait Network {
         let _ = (step, input);
         Ok(self)
     }
+
+    /// The representations at each depth for probes (feature diversity, effective dimension),
+    /// input-side first; `None` when the model does not expose them.
+    ///
+    /// # Shapes
+    /// - output: tensors `[groups, rows, width]`: a sequence model gives one group of token rows
+    ///   per sequence (`[batch, seq, d]`), a model of independent samples one group of all of them
+    ///   (`[1, batch, width]`)
+    fn features(&self, input: &ModelInput) -> Result<Option<Vec<Tensor<3>>>, NnError> {
+        let _ = input;
+        Ok(None)
+    }
+
+    /// The discrete values of the model's quantised weights, one integer per weight in a fixed
+    /// order (learning rules report the fraction that changes per step); `None` for float models.
+    fn quantized_codes(&self) -> Option<Vec<i32>> {
+        None
+    }
+
+    /// The integer sign and shift codes of the model's power-of-two (DenseShift) layers, for
+    /// `nonlin export`; empty for other models.
+    fn shift_codes(&self) -> Vec<crate::neuron::ShiftCodes> {
+        Vec::new()
+    }
 }
 
 /// A model seen as a chain of blocks on flat features: block 0 reads the (real) model input,
@@ -173,6 +197,24 @@ macro_rules! models {
                     $(Model::$model(m) => Ok(Model::$model(m.before_step(step, input)?)),)*
                 }
             }
+
+            fn features(&self, input: &ModelInput) -> Result<Option<Vec<Tensor<3>>>, NnError> {
+                match self {
+                    $(Model::$model(m) => m.features(input),)*
+                }
+            }
+
+            fn quantized_codes(&self) -> Option<Vec<i32>> {
+                match self {
+                    $(Model::$model(m) => m.quantized_codes(),)*
+                }
+            }
+
+            fn shift_codes(&self) -> Vec<crate::neuron::ShiftCodes> {
+                match self {
+                    $(Model::$model(m) => m.shift_codes(),)*
+                }
+            }
         }
     };
 }
@@ -184,6 +226,9 @@ models! {
     kan => Kan(KanConfig),
     s_kan => SKan(SKanConfig),
     s_conv_kan => SConvKan(SConvKanConfig),
+    pangu_lm => PanguLm(PanguLmConfig),
+    quadratic_mlp => QuadraticMlp(QuadraticMlpConfig),
+    shift_mlp => ShiftMlp(ShiftMlpConfig),
 }
 
 #[cfg(test)]
@@ -195,7 +240,9 @@ mod tests {
     fn registry_names_are_serde_kinds() {
         for name in ModelConfig::NAMES {
             let text = match *name {
-                "mlp" | "kan" | "s_kan" => format!("kind = \"{name}\"\nhidden = [4]"),
+                "mlp" | "kan" | "s_kan" | "quadratic_mlp" | "shift_mlp" => {
+                    format!("kind = \"{name}\"\nhidden = [4]")
+                }
                 _ => format!("kind = \"{name}\""),
             };
             let config: ModelConfig =
