@@ -240,11 +240,14 @@ pub fn check_claim(
         (None, other_arm, other_metric) => {
             let other_arm = other_arm.clone().unwrap_or_else(|| arm.clone());
             let other_metric = other_metric.clone().unwrap_or_else(|| claim.metric.clone());
-            let reference = if other_arm == arm {
+            let mut reference = if other_arm == arm {
                 other_metric.clone()
             } else {
                 format!("{other_metric} of {other_arm}")
             };
+            if claim.factor != 1.0 {
+                reference = format!("{} x {reference}", claim.factor);
+            }
             let claimed = format!(
                 "{} of {arm} {} {reference}{offset}{tol}",
                 claim.metric, claim.op
@@ -253,7 +256,11 @@ pub fn check_claim(
                 (Some(a), Some(b)) => (
                     claimed,
                     format!("{} vs {}", a.display(), b.display()),
-                    compare(a.mean - (b.mean + claim.offset), claim.op, claim.tolerance),
+                    compare(
+                        a.mean - (claim.factor * b.mean + claim.offset),
+                        claim.op,
+                        claim.tolerance,
+                    ),
                 ),
                 (None, _) => (claimed, missing(&claim.metric, &arm), false),
                 (_, None) => (claimed, missing(&other_metric, &other_arm), false),
@@ -306,6 +313,7 @@ mod tests {
             than_arm: than.map(String::from),
             than_metric: None,
             offset: 0.0,
+            factor: 1.0,
             tolerance,
             source: None,
         }
@@ -438,6 +446,14 @@ mod tests {
         assert!(r.passed, "{r:?}");
         assert_eq!(r.claimed, "test_loss of a <= test_bigram_loss - 0.6");
         c.offset = -0.7; // 1.85 <= 1.8: fails
+        assert!(!check(&c, &m).passed);
+        // a factor scales the reference: 1.85 <= 0.8 x 2.5 = 2.0 holds, <= 0.7 x 2.5 = 1.75 not
+        c.offset = 0.0;
+        c.factor = 0.8;
+        let r = check(&c, &m);
+        assert!(r.passed, "{r:?}");
+        assert_eq!(r.claimed, "test_loss of a <= 0.8 x test_bigram_loss");
+        c.factor = 0.7;
         assert!(!check(&c, &m).passed);
         c.than_metric = Some("test_trigram_loss".into());
         assert!(check(&c, &m).measured.contains("test_trigram_loss"));

@@ -5,9 +5,11 @@
 //! registered activation, learnable ones included.
 
 pub mod activation;
+pub mod attention;
 pub mod engine;
 pub mod error;
 pub mod gradcheck;
+pub mod layer;
 pub mod model;
 pub mod weights;
 
@@ -15,6 +17,7 @@ pub use activation::{Activation, ActivationSpec};
 pub use engine::DeviceSpec;
 pub use error::NnError;
 pub use model::{
-    Blocks, ContextMlp, ContextMlpConfig, ConvNet, ConvNetConfig, InputSpec, Mlp, MlpConfig, Model,
-    ModelConfig, ModelInput, ModelIo, ModelSpec, Network,
+    Bdh, BdhConfig, Blocks, ContextMlp, ContextMlpConfig, ConvNet, ConvNetConfig, Gpt, GptConfig,
+    InputSpec, MinimalTransformer, MinimalTransformerConfig, Mlp, MlpConfig, Model, ModelConfig,
+    ModelInput, ModelIo, ModelSpec, Network, TokenStream,
 };
