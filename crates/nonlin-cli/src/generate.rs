@@ -76,8 +76,14 @@ pub fn generate(args: Args) -> Result<ExitCode, LabError> {
     // window, rather than a forward pass over the last `context` tokens for every new one.
     let model = nonlin::burn::module::Module::valid(&unit.model);
     let ids = match model.token_stream() {
-        Some(mut stream) => generate_stream(&prompt, args.tokens, pad, stream.as_mut(), &sampling)?,
+        Some(mut stream) => {
+            eprintln!(
+                "generating through the model's recurrent form (one step per token, no window)"
+            );
+            generate_stream(&prompt, args.tokens, pad, stream.as_mut(), &sampling)?
+        }
         None => {
+            eprintln!("generating through a window of the last {context} tokens");
             let mut predict = |input: &nonlin::nn::ModelInput| {
                 unit.predict(input)
                     .map_err(|e| nonlin::learn::LearnError::Batch(e.to_string()))

@@ -91,8 +91,8 @@ impl ScoreNorm {
         masked: Tensor<2, Bool>,
         visible: &[usize],
     ) -> Tensor<4> {
-        let [b, h, t, s] = scores.dims();
-        let masked: Tensor<4, Bool> = masked.unsqueeze_dims::<4>(&[0, 1]).expand([b, h, t, s]);
+        // broadcast over batch and heads by the fill itself, not materialised
+        let masked: Tensor<4, Bool> = masked.unsqueeze_dims::<4>(&[0, 1]);
         match *self {
             ScoreNorm::Softmax => softmax(scores.mask_fill(masked, f64::NEG_INFINITY), 3),
             ScoreNorm::Lssa { .. } => self.lssa(scores, Some(masked), visible),

@@ -12,7 +12,7 @@
 //! 2 pi. Reducing before the multiplication keeps the angle exact at long positions.
 //! `theta` is 2^16 in BDH and 10^4 in the RoFormer convention the GPT uses.
 
-use burn::tensor::{Tensor, TensorData, s};
+use burn::tensor::{Tensor, TensorData};
 
 use crate::NnError;
 
@@ -52,7 +52,9 @@ impl Rope {
         self.freqs.len()
     }
 
-    /// cos and sin of the angles at positions `start..start + len`, in `like`'s dtype.
+    /// cos and signed sin of the angles at positions `start..start + len`, in `like`'s dtype:
+    /// the second table is `-sin phi` on the even axis of each pair and `+sin phi` on the odd one,
+    /// the sign of the rotation folded in (what [`Rope::apply_with`] takes).
     ///
     /// # Shapes
     /// - output: two `[len, dim]` tensors
@@ -69,8 +71,15 @@ impl Rope {
         let freqs = Tensor::<2>::from_data(TensorData::new(self.freqs.clone(), [1, dim]), &device);
         let turns = positions * freqs;
         let angle = (turns.clone() - turns.floor()) * (2.0 * std::f32::consts::PI);
+        let sign: Vec<f32> = (0..dim)
+            .map(|k| if k % 2 == 0 { -1.0 } else { 1.0 })
+            .collect();
+        let sign = Tensor::<2>::from_data(TensorData::new(sign, [1, dim]), &device);
         let dtype = like.dtype();
-        (angle.clone().cos().cast(dtype), angle.sin().cast(dtype))
+        (
+            angle.clone().cos().cast(dtype),
+            (angle.sin() * sign).cast(dtype),
+        )
     }
 
     /// Rotates `v`, whose positions start at `start`.
@@ -84,21 +93,20 @@ impl Rope {
         self.apply_with(v, cos, sin)
     }
 
-    /// Rotates `v` with precomputed [`Rope::tables`] (of `v`'s length).
+    /// Rotates `v` with precomputed [`Rope::tables`] (of `v`'s length): `v cos + swap(v) sin`,
+    /// where `swap` exchanges the two axes of each pair (a zero-copy flip) and the signed sin
+    /// turns `(v_1, v_0)` into `(-v_1, v_0)`.
     ///
     /// # Shapes
-    /// - v: `[batch, heads, len, dim]`; cos, sin: `[len, dim]`
+    /// - v: `[batch, heads, len, dim]`; cos, signed sin: `[len, dim]`
     /// - output: `[batch, heads, len, dim]`
     pub fn apply_with(&self, v: Tensor<4>, cos: Tensor<2>, sin: Tensor<2>) -> Tensor<4> {
         let [b, h, t, d] = v.dims();
-        let even = v.clone().slice(s![.., .., .., 0..;2]);
-        let odd = v.clone().slice(s![.., .., .., 1..;2]);
-        // (v_0, v_1) -> (-v_1, v_0), interleaved back
-        let rotated: Tensor<5> = Tensor::stack(vec![odd.neg(), even], 4);
-        let rotated: Tensor<4> = rotated.reshape([b, h, t, d]);
+        let pairs: Tensor<5> = v.clone().reshape([b, h, t, d / 2, 2]);
+        let swapped: Tensor<4> = pairs.flip([4]).reshape([b, h, t, d]);
         let cos: Tensor<4> = cos.unsqueeze_dims(&[0, 1]);
         let sin: Tensor<4> = sin.unsqueeze_dims(&[0, 1]);
-        v * cos + rotated * sin
+        v * cos + swapped * sin
     }
 }
 
