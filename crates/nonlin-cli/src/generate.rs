@@ -7,7 +7,7 @@ use nonlin::data::Vocab;
 use nonlin::lab::LabError;
 use nonlin::lab::trained::TrainedUnit;
 use nonlin::learn::TaskKind;
-use nonlin::learn::generate::{Sampling, generate as sample_text};
+use nonlin::learn::generate::{Sampling, generate as sample_text, generate_stream};
 use nonlin::nn::{DeviceSpec, InputSpec, Network};
 
 /// The arguments of `nonlin generate`.
@@ -72,20 +72,34 @@ pub fn generate(args: Args) -> Result<ExitCode, LabError> {
         top_k: args.top_k,
         seed: args.seed,
     };
-    let mut predict = |input: &nonlin::nn::ModelInput| {
-        unit.predict(input)
-            .map_err(|e| nonlin::learn::LearnError::Batch(e.to_string()))
+    // A model with a recurrent form (BDH) generates through it: constant work per token and no
+    // window, rather than a forward pass over the last `context` tokens for every new one.
+    let model = nonlin::burn::module::Module::valid(&unit.model);
+    let ids = match model.token_stream() {
+        Some(mut stream) => {
+            eprintln!(
+                "generating through the model's recurrent form (one step per token, no window)"
+            );
+            generate_stream(&prompt, args.tokens, pad, stream.as_mut(), &sampling)?
+        }
+        None => {
+            eprintln!("generating through a window of the last {context} tokens");
+            let mut predict = |input: &nonlin::nn::ModelInput| {
+                unit.predict(input)
+                    .map_err(|e| nonlin::learn::LearnError::Batch(e.to_string()))
+            };
+            sample_text(
+                &prompt,
+                args.tokens,
+                context,
+                unit.model.predicts_every_position(),
+                pad,
+                &mut predict,
+                &sampling,
+                &device,
+            )?
+        }
     };
-    let ids = sample_text(
-        &prompt,
-        args.tokens,
-        context,
-        unit.model.predicts_every_position(),
-        pad,
-        &mut predict,
-        &sampling,
-        &device,
-    )?;
     println!("{}{}", args.prompt, vocab.decode(&ids)?);
     Ok(ExitCode::SUCCESS)
 }

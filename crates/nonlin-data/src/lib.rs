@@ -4,7 +4,8 @@
 //! [`Batches`] cut it reproducibly from a seed with the checkpointable [`Rng`]. Real data is found
 //! by [`locate`] and fetched by [`fetch_files`]; the 8x8 digits ship inside the crate. Arrays and
 //! tables come from `.npy` files ([`read_npy`], [`write_npy_f32`]) and numeric CSV files
-//! ([`read_csv_matrix`]). [`smooth_regression`] is a seeded regression task, and [`BigramModel`]
+//! ([`read_csv_matrix`]). [`smooth_regression`] is a seeded regression task, [`MarkovRecall`] a seeded
+//! length-extrapolation task (order-2 Markov chain plus associative recall), and [`BigramModel`]
 //! the next-token baseline a language model has to beat.
 
 pub mod atomic;
@@ -18,6 +19,7 @@ mod fetch;
 mod function_fit;
 mod gzip;
 mod locate;
+mod markov_recall;
 mod mnist;
 mod modular;
 mod npy;
@@ -40,6 +42,7 @@ pub use locate::{
     DATA_ENV_VAR, DATA_SETS, DataSetSpec, DataSetStatus, Presence, RootSource, SearchRoot,
     available, locate, locate_in, search_roots,
 };
+pub use markov_recall::{MarkovRecall, MarkovRecallConfig};
 pub use mnist::{
     IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxImages, MnistPart, load_mnist, read_idx_images,
     read_idx_labels,

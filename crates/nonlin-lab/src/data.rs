@@ -6,11 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use nonlin_data::{
-    Dataset, FitFunction, HeaderMode, MnistPart, NpyData, Targets, TextCorpus, Vocab, function_fit,
-    load_digits, load_mnist, locate, modular_addition, read_csv_matrix, read_npy,
-    smooth_regression, split_indices, two_spirals,
+    Dataset, FitFunction, HeaderMode, MarkovRecall, MarkovRecallConfig, MnistPart, NpyData,
+    Targets, TextCorpus, Vocab, function_fit, load_digits, load_mnist, locate, modular_addition,
+    read_csv_matrix, read_npy, smooth_regression, split_indices, two_spirals,
 };
-use nonlin_learn::task::{Classification, LanguageModel, Regression, Task, TextSplits};
+use nonlin_learn::task::{
+    Classification, LanguageModel, LengthExtrapolation, Regression, Task, TextSplits,
+};
 
 use crate::LabError;
 use crate::spec::{DataConfig, FilesTask, VocabKind};
@@ -61,6 +63,37 @@ pub fn load_task(
             splits,
             *context,
             *eval_tokens,
+        )?));
+    }
+    if let DataConfig::MarkovRecall {
+        context,
+        train_sequences,
+        eval_sequences,
+        symbols,
+        keys,
+        values,
+        pairs,
+        query_rate,
+        sharpness,
+        seed,
+        validation,
+    } = config
+    {
+        let generator = MarkovRecall::new(MarkovRecallConfig {
+            symbols: *symbols,
+            keys: *keys,
+            values: *values,
+            pairs: *pairs,
+            query_rate: *query_rate,
+            sharpness: *sharpness,
+            seed: *seed,
+        })?;
+        return Ok(Box::new(LengthExtrapolation::new(
+            generator,
+            *context,
+            *train_sequences,
+            *eval_sequences,
+            *validation,
         )?));
     }
     let splits = load_splits(config, split_seed, data_dir)?;
@@ -219,8 +252,8 @@ pub fn load_splits(
             )?;
             three_way(data, *test_fraction, *validation, split_seed)
         }
-        DataConfig::Text { .. } => Err(LabError::Other(
-            "a text corpus is a token sequence, not a set of samples".into(),
+        DataConfig::Text { .. } | DataConfig::MarkovRecall { .. } => Err(LabError::Other(
+            "a token sequence task is not a set of samples".into(),
         )),
     }
 }

@@ -240,6 +240,8 @@ struct LoopState {
     elapsed_before_s: f64,
     train_s: f64,
     units_trained: u64,
+    /// The model's probes at the last evaluation (`Network::probe`), reported as `train_<name>`.
+    probes: BTreeMap<String, f64>,
 }
 
 impl LoopState {
@@ -256,6 +258,7 @@ impl LoopState {
             elapsed_before_s: 0.0,
             train_s: 0.0,
             units_trained: 0,
+            probes: BTreeMap::new(),
         }
     }
 
@@ -339,6 +342,7 @@ impl Unit<'_> {
                 elapsed_before_s: meta.elapsed_s,
                 train_s: meta.train_s,
                 units_trained: meta.units_trained,
+                probes: BTreeMap::new(),
             };
             progress.note(&format!(
                 "{}: resumed at epoch {}, step {}",
@@ -452,6 +456,9 @@ impl Unit<'_> {
         for (k, v) in state.epoch_train.clone().take() {
             final_metrics.insert(format!("train_{k}"), v);
         }
+        for (k, v) in &state.probes {
+            final_metrics.insert(format!("train_{k}"), *v);
+        }
         final_metrics.insert("steps".into(), state.step as f64);
         final_metrics.insert(
             "diverged".into(),
@@ -523,7 +530,23 @@ impl Unit<'_> {
         }
         progress.evaluation(state.step, epoch, &evals);
         state.last_eval = Some(state.step);
+        let probes = self.probe(model)?;
+        if !probes.is_empty() {
+            self.record(log, tb, epoch, state.step, "train", &probes)?;
+        }
+        state.probes = probes;
         Ok(evals)
+    }
+
+    /// The model's probes (`Network::probe`: activation densities, weight statistics) on a fixed
+    /// batch of training items spread over the split, in inference mode; empty for models
+    /// without probes.
+    fn probe(&self, model: &Model) -> Result<BTreeMap<String, f64>, LabError> {
+        let len = self.task.train_len();
+        let n = self.config.train.batch_size.min(len).max(1);
+        let indices: Vec<usize> = (0..n).map(|i| i * len / n).collect();
+        let batch = self.task.train_batch(&indices, self.device)?;
+        Ok(model.valid().probe(&batch.input)?.into_iter().collect())
     }
 
     /// The unit's resource figures so far.

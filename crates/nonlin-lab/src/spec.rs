@@ -6,8 +6,8 @@
 //! then deserialised into typed configs with unknown keys rejected. Each arm is the base config
 //! with the arm's own dotted overrides applied, resolved separately.
 
-use std::fmt;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
 use nonlin_learn::{
@@ -119,6 +119,36 @@ pub enum DataConfig {
         #[serde(default)]
         limit: Option<usize>,
     },
+    /// Length extrapolation on seeded order-2 Markov sequences with associative recall
+    /// (`nonlin_data::MarkovRecall`): trained at `context` tokens, evaluated at 1x, 2x, 4x and
+    /// 8x that length. The chain is drawn from `seed`; the sequences from `seed` and their split.
+    MarkovRecall {
+        /// Training length in tokens.
+        context: usize,
+        /// Training sequences (one epoch).
+        #[serde(default = "markov_train_sequences")]
+        train_sequences: usize,
+        /// Sequences of each length per evaluation.
+        #[serde(default = "markov_eval_sequences")]
+        eval_sequences: usize,
+        #[serde(default = "markov_symbols")]
+        symbols: usize,
+        #[serde(default = "markov_keys")]
+        keys: usize,
+        #[serde(default = "markov_keys")]
+        values: usize,
+        #[serde(default = "markov_pairs")]
+        pairs: usize,
+        #[serde(default = "markov_query_rate")]
+        query_rate: f64,
+        #[serde(default = "markov_sharpness")]
+        sharpness: f64,
+        #[serde(default)]
+        seed: u64,
+        /// Also evaluate a validation split (its own sequences).
+        #[serde(default)]
+        validation: bool,
+    },
     /// A user's own data: inputs and targets from `.npy` or CSV files (one sample per row; a CSV
     /// header is detected). `task = "classification"` reads integer labels from the targets,
     /// `"regression"` real values; `input_shape` reshapes each input row (for conv nets).
@@ -173,6 +203,7 @@ impl DataConfig {
                 ..
             } => TaskKind::Regression,
             DataConfig::Text { .. } => TaskKind::LanguageModel,
+            DataConfig::MarkovRecall { .. } => TaskKind::LengthExtrapolation,
         }
     }
 
@@ -187,12 +218,19 @@ impl DataConfig {
             | DataConfig::FunctionFit { validation, .. }
             | DataConfig::Text { validation, .. }
             | DataConfig::Files { validation, .. } => validation > 0.0,
+            DataConfig::MarkovRecall { validation, .. } => validation,
         }
     }
 }
 
 fn quarter() -> f64 {
     0.25
+}
+fn one_f64() -> f64 {
+    1.0
+}
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 fn half() -> f64 {
     0.5
@@ -217,6 +255,27 @@ fn smooth_dims() -> usize {
 }
 fn smooth_terms() -> usize {
     6
+}
+fn markov_train_sequences() -> usize {
+    8000
+}
+fn markov_eval_sequences() -> usize {
+    32
+}
+fn markov_symbols() -> usize {
+    16
+}
+fn markov_keys() -> usize {
+    8
+}
+fn markov_pairs() -> usize {
+    4
+}
+fn markov_query_rate() -> f64 {
+    0.0625
+}
+fn markov_sharpness() -> f64 {
+    2.0
 }
 
 /// The training budget and loop settings.
@@ -433,13 +492,6 @@ struct ExperimentFile {
     /// Dotted overrides applied by `--quick` (the variant CI runs).
     #[serde(default)]
     quick: BTreeMap<String, Value>,
-}
-
-fn one_f64() -> f64 {
-    1.0
-}
-fn is_one(x: &f64) -> bool {
-    *x == 1.0
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -949,6 +1001,22 @@ fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
             }
             fraction("data.validation", *validation, *train_fraction)?;
         }
+        DataConfig::MarkovRecall {
+            context,
+            train_sequences,
+            eval_sequences,
+            ..
+        } => {
+            for (key, value) in [
+                ("data.context", *context),
+                ("data.train_sequences", *train_sequences),
+                ("data.eval_sequences", *eval_sequences),
+            ] {
+                if value == 0 {
+                    return Err((key.into(), "must be at least 1".into()));
+                }
+            }
+        }
     }
     if let DataConfig::Text {
         corpus,
@@ -1118,6 +1186,22 @@ value = 0.9
         assert!(err(&none, &[]).contains("`value`"));
         let nan = SPEC.replace("value = 0.9", "value = nan");
         assert!(err(&nan, &[]).contains("finite"));
+        // a factor scales a reference metric, is positive, and does not go with a value
+        let scaled = SPEC.replace(
+            "value = 0.9",
+            "than_metric = \"val_accuracy\"\nfactor = 1.1",
+        );
+        let e = Experiment::from_text(&scaled, "spec.toml", &[]).unwrap();
+        assert_eq!(e.claims[0].factor, 1.1);
+        for bad in ["0", "-1", "nan", "inf"] {
+            let text = SPEC.replace(
+                "value = 0.9",
+                &format!("than_metric = \"val_accuracy\"\nfactor = {bad}"),
+            );
+            assert!(err(&text, &[]).contains("factor"), "{bad}");
+        }
+        let with_value = SPEC.replace("value = 0.9", "value = 0.9\nfactor = 2");
+        assert!(err(&with_value, &[]).contains("factor"));
         // metrics of another task are refused
         assert!(err(SPEC, &["metrics=[\"test_rel_l2\"]"]).contains("test_rel_l2"));
         let o = Override::parse("metrics=[\"peak_rss_mb\", \"max( val_accuracy )\"]").unwrap();

@@ -521,6 +521,14 @@ mod tests {
         assert_eq!(r.claimed, "test_loss of a <= test_bigram_loss - 0.6");
         c.offset = -0.7; // 1.85 <= 1.8: fails
         assert!(!check(&c, &m).passed);
+        // a factor scales the reference: 1.85 <= 0.8 x 2.5 = 2.0 holds, <= 0.7 x 2.5 = 1.75 not
+        c.offset = 0.0;
+        c.factor = 0.8;
+        let r = check(&c, &m);
+        assert!(r.passed, "{r:?}");
+        assert_eq!(r.claimed, "test_loss of a <= 0.8 x test_bigram_loss");
+        c.factor = 0.7;
+        assert!(!check(&c, &m).passed);
         c.than_metric = Some("test_trigram_loss".into());
         assert!(check(&c, &m).measured.contains("test_trigram_loss"));
         // Resource figures are found when the metrics lack the name.

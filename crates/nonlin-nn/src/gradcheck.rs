@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 /// Tolerances and step size of a check.
@@ -178,6 +179,49 @@ where
     Ok(report)
 }
 
+/// A module's float parameters in visiting order, flattened to f64: the starting point of a
+/// gradient check of every learnable parameter (pass them as inputs of the op, and rebuild the
+/// module from them inside it with [`with_parameters`]).
+pub fn parameter_values<M: Module>(module: &M) -> Vec<Vec<f64>> {
+    struct Collect(Vec<Vec<f64>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let n = param.val().shape().num_elements();
+            self.0.push(to_f64(param.val().reshape([n])));
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    module.visit(&mut collect);
+    collect.0
+}
+
+/// `module` with its float parameters replaced, in visiting order, by `values` (flat tensors,
+/// reshaped to each parameter's shape), so gradients flow from the op's output to them.
+///
+/// # Panics
+/// If `values` does not hold one tensor of the right size per parameter (a test's own mistake).
+pub fn with_parameters<M: Module>(module: M, values: &[Tensor<1>]) -> M {
+    struct Replace<'a>(&'a [Tensor<1>], usize);
+    impl ModuleMapper for Replace<'_> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let shape = param.val().shape();
+            let value = self.0[self.1].clone();
+            assert_eq!(
+                value.dims()[0],
+                shape.num_elements(),
+                "parameter {}",
+                self.1
+            );
+            self.1 += 1;
+            Param::initialized(param.id, value.reshape(shape))
+        }
+    }
+    let mut replace = Replace(values, 0);
+    let module = module.map(&mut replace);
+    assert_eq!(replace.1, values.len(), "more values than parameters");
+    module
+}
+
 fn to_f64(t: Tensor<1>) -> Vec<f64> {
     t.into_data()
         .try_into_vec_as::<f64>()
@@ -225,6 +269,31 @@ mod tests {
         let report = check_gradients(
             |x, _| x[0].clone() * x[1].clone().exp(),
             &[vec![0.3, -0.8], vec![0.1, 0.4]],
+            &GradCheckConfig::default(),
+        )
+        .unwrap();
+        assert!(report.passed(), "{report}");
+    }
+
+    /// Parameters go out and back in, in the same order, and gradients reach them.
+    #[test]
+    fn module_parameters_round_trip_and_are_checked() {
+        let device = Device::flex();
+        let layer = burn::nn::LinearConfig::new(3, 2).init(&device);
+        let params = parameter_values(&layer);
+        assert_eq!(params.iter().map(Vec::len).collect::<Vec<_>>(), vec![6, 2]);
+        let x = vec![0.5, -1.0, 2.0];
+        let mut inputs = vec![x];
+        inputs.extend(params);
+        let report = check_gradients(
+            |v, _| {
+                let layer = with_parameters(layer.clone(), &v[1..]);
+                layer
+                    .forward(v[0].clone().reshape([1, 3]))
+                    .tanh()
+                    .reshape([2])
+            },
+            &inputs,
             &GradCheckConfig::default(),
         )
         .unwrap();

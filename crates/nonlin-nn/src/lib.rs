@@ -5,6 +5,7 @@
 //! registered activation, learnable ones included.
 
 pub mod activation;
+pub mod attention;
 pub mod engine;
 pub mod error;
 pub mod gradcheck;
@@ -17,6 +18,7 @@ pub use activation::{Activation, ActivationSpec};
 pub use engine::DeviceSpec;
 pub use error::NnError;
 pub use model::{
-    Blocks, ContextMlp, ContextMlpConfig, ConvNet, ConvNetConfig, InputSpec, Mlp, MlpConfig, Model,
-    ModelConfig, ModelInput, ModelIo, ModelSpec, Network,
+    Bdh, BdhConfig, Blocks, ContextMlp, ContextMlpConfig, ConvNet, ConvNetConfig, Gpt, GptConfig,
+    InputSpec, MinimalTransformer, MinimalTransformerConfig, Mlp, MlpConfig, Model, ModelConfig,
+    ModelInput, ModelIo, ModelSpec, Network, TokenStream,
 };

@@ -6,10 +6,12 @@
 
 mod classification;
 mod language_model;
+mod length_extrapolation;
 mod regression;
 
 pub use classification::Classification;
 pub use language_model::{LanguageModel, TextSplits};
+pub use length_extrapolation::{LENGTH_MULTIPLES, LengthExtrapolation};
 pub use regression::Regression;
 
 use burn::tensor::{Device, Tensor};
@@ -46,6 +48,8 @@ pub enum TaskKind {
     Regression,
     /// Next-token prediction on a text corpus.
     LanguageModel,
+    /// Next-token prediction trained at one length and evaluated at 1x, 2x, 4x and 8x it.
+    LengthExtrapolation,
 }
 
 impl TaskKind {
@@ -58,13 +62,28 @@ impl TaskKind {
             // loss in nats per token, bpc = loss / ln 2, and the bigram baseline's loss on the
             // same positions
             TaskKind::LanguageModel => &["loss", "bpc", "accuracy", "bigram_loss"],
+            // loss over every position at 1x the training length (plain names) and at 2x, 4x,
+            // 8x; accuracy at the recall positions; loss_gap_8x = loss_8x - loss
+            TaskKind::LengthExtrapolation => &[
+                "loss",
+                "recall_accuracy",
+                "loss_2x",
+                "recall_accuracy_2x",
+                "loss_4x",
+                "recall_accuracy_4x",
+                "loss_8x",
+                "recall_accuracy_8x",
+                "loss_gap_8x",
+            ],
         }
     }
 
     /// The metrics a training step reports under the standard losses (prefixed `train_`).
     pub fn train_metrics(self) -> &'static [&'static str] {
         match self {
-            TaskKind::Classification | TaskKind::LanguageModel => &["loss", "accuracy"],
+            TaskKind::Classification | TaskKind::LanguageModel | TaskKind::LengthExtrapolation => {
+                &["loss", "accuracy"]
+            }
             TaskKind::Regression => &["loss"],
         }
     }
@@ -72,7 +91,7 @@ impl TaskKind {
     /// What one training item counts in throughput figures.
     pub fn unit(self) -> &'static str {
         match self {
-            TaskKind::LanguageModel => "tokens",
+            TaskKind::LanguageModel | TaskKind::LengthExtrapolation => "tokens",
             TaskKind::Classification | TaskKind::Regression => "samples",
         }
     }

@@ -84,6 +84,27 @@ pub trait Network {
     fn shift_codes(&self) -> Vec<crate::neuron::ShiftCodes> {
         Vec::new()
     }
+    /// The model's recurrent form for generation, when it has one: `generate` then feeds tokens
+    /// one at a time to a state instead of re-reading a window of context for every new token.
+    fn token_stream(&self) -> Option<Box<dyn TokenStream + '_>> {
+        None
+    }
+
+    /// Named statistics of the model on a batch (activation densities, statistics of its
+    /// weights), which the runner logs with every evaluation; none for most models.
+    fn probe(&self, _input: &ModelInput) -> Result<Vec<(String, f64)>, NnError> {
+        Ok(Vec::new())
+    }
+}
+
+/// A token model's recurrent form: one sequence, fed one token at a time, with a state that
+/// carries what came before (BDH's `rho`), so every token costs the same.
+pub trait TokenStream {
+    /// Feeds the next token of the sequence and returns the logits of the token after it.
+    ///
+    /// # Shapes
+    /// - output: `[vocab]`
+    fn feed(&mut self, token: u32) -> Result<Tensor<1>, NnError>;
 }
 
 /// A model seen as a chain of blocks on flat features: block 0 reads the (real) model input,
@@ -215,6 +236,18 @@ macro_rules! models {
                     $(Model::$model(m) => m.shift_codes(),)*
                 }
             }
+
+            fn token_stream(&self) -> Option<Box<dyn TokenStream + '_>> {
+                match self {
+                    $(Model::$model(m) => m.token_stream(),)*
+                }
+            }
+
+            fn probe(&self, input: &ModelInput) -> Result<Vec<(String, f64)>, NnError> {
+                match self {
+                    $(Model::$model(m) => m.probe(input),)*
+                }
+            }
         }
     };
 }
@@ -229,7 +262,13 @@ models! {
     pangu_lm => PanguLm(PanguLmConfig),
     quadratic_mlp => QuadraticMlp(QuadraticMlpConfig),
     shift_mlp => ShiftMlp(ShiftMlpConfig),
+    gpt => Gpt(GptConfig),
+    minimal_transformer => MinimalTransformer(MinimalTransformerConfig),
+    bdh => Bdh(BdhConfig),
 }
+
+pub use bdh::{BdhStream, GraphStats, graph_stats};
+pub use gpt::Positions;
 
 #[cfg(test)]
 mod tests {
