@@ -526,7 +526,7 @@ mod tests {
         c.factor = 0.8;
         let r = check(&c, &m);
         assert!(r.passed, "{r:?}");
-        assert_eq!(r.claimed, "test_loss of a <= 0.8 x test_bigram_loss");
+        assert_eq!(r.claimed, "test_loss of a <= 0.8 × test_bigram_loss");
         c.factor = 0.7;
         assert!(!check(&c, &m).passed);
         c.than_metric = Some("test_trigram_loss".into());
