@@ -266,3 +266,13 @@ fn denseshift_quick_and_export() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("no power-of-two"));
 }
+
+/// Parameter-free layers: the quick run of the three bottleneck ResNets (conv, max, hybrid)
+/// finishes with finite metrics (the exact parameter counts are unit tests of the model).
+#[test]
+fn pflayer_quick() {
+    let summary = run_quick("pflayer");
+    assert_finite(&summary);
+    assert_eq!(summary.arms.len(), 3);
+}
+

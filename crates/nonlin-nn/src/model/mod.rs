@@ -193,6 +193,7 @@ models! {
     pangu_lm => PanguLm(PanguLmConfig),
     quadratic_mlp => QuadraticMlp(QuadraticMlpConfig),
     shift_mlp => ShiftMlp(ShiftMlpConfig),
+    pf_resnet => PfResnet(PfResnetConfig),
 }
 
 #[cfg(test)]
