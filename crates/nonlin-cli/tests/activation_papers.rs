@@ -276,3 +276,11 @@ fn pflayer_quick() {
     assert_eq!(summary.arms.len(), 3);
 }
 
+/// The crossbar ramp-ADC LSTM: the quick run (float training, ADC evaluation at several bit
+/// depths, noise, hardware-aware training) finishes with finite metrics.
+#[test]
+fn crossbar_adc_quick() {
+    let summary = run_quick("crossbar_adc");
+    assert_finite(&summary);
+    assert_eq!(summary.arms.len(), 7);
+}

@@ -194,6 +194,7 @@ models! {
     quadratic_mlp => QuadraticMlp(QuadraticMlpConfig),
     shift_mlp => ShiftMlp(ShiftMlpConfig),
     pf_resnet => PfResnet(PfResnetConfig),
+    lstm => Lstm(LstmConfig),
 }
 
 #[cfg(test)]
