@@ -261,6 +261,41 @@ mod tests {
         }
     }
 
+    /// Against an independent NumPy forward of the official MaxBottleneck in inference mode
+    /// (`tests/fixtures/pflayer/`, script beside it): in 4, planes 2 (out 8), stride 2, a 5×5
+    /// input, weights from a sine formula, batch norms at init (x / √(1 + 1e-5)).
+    #[test]
+    fn max_bottleneck_matches_numpy() {
+        use burn::module::Param;
+        let device = Device::flex();
+        let wave = |o: usize, i: usize, phase: f64| {
+            let v: Vec<f32> = (0..o * i)
+                .map(|k| (0.5 * (0.7 * k as f64 + phase).sin()) as f32)
+                .collect();
+            Param::from_tensor(Tensor::<4>::from_data(
+                TensorData::new(v, [o, i, 1, 1]),
+                &device,
+            ))
+        };
+        let mut block = PfBottleneckConfig::new(4, 2, 2, BottleneckKind::Max)
+            .init(&device)
+            .unwrap();
+        block.reduce.conv.weight = wave(2, 4, 0.1);
+        block.expand.conv.weight = wave(8, 2, 1.1);
+        block.downsample.as_mut().unwrap().conv.weight = wave(8, 4, 2.1);
+        let x: Vec<f32> = (0..100).map(|k| (0.37 * k as f64).sin() as f32).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(x, [1, 4, 5, 5]), &device);
+        let got = block.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        let want: Vec<f32> = include_str!("../../tests/fixtures/pflayer/max_bottleneck.txt")
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(got.len(), want.len());
+        for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() < 1e-5, "value {k}: {g} vs {w}");
+        }
+    }
+
     /// Output shapes: stride 2 halves 8×8 to 4×4 (max/conv with padding 1, avg-pool 2×2); the
     /// hybrid block needs even sizes (as the official code: its avg-pool floors, the 1×1 stride-2
     /// shortcut rounds up).
