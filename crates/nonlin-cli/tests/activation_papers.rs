@@ -266,3 +266,54 @@ fn denseshift_quick_and_export() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("no power-of-two"));
 }
+
+/// Parameter-free layers: the quick run of the three bottleneck ResNets (conv, max, hybrid)
+/// finishes with finite metrics (the exact parameter counts are unit tests of the model).
+#[test]
+fn pflayer_quick() {
+    let summary = run_quick("pflayer");
+    assert_finite(&summary);
+    assert_eq!(summary.arms.len(), 3);
+}
+
+/// The crossbar ramp-ADC LSTM: the quick run (float training, ADC evaluation at several bit
+/// depths, noise, hardware-aware training) finishes with finite metrics.
+#[test]
+fn crossbar_adc_quick() {
+    let summary = run_quick("crossbar_adc");
+    assert_finite(&summary);
+    assert_eq!(summary.arms.len(), 7);
+}
+
+/// The activation arena: its quick variant runs, with an MLP arm and a conv arm for every
+/// activation in the registry (so a newly registered activation must join the arena).
+#[test]
+fn arena_quick_covers_the_registry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("arena");
+    let spec =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/arena-activations.toml");
+    let result = nonlin()
+        .arg("run")
+        .arg(spec)
+        .arg("--quick")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let summary = Summary::read(&out).unwrap();
+    assert_finite(&summary);
+    for name in nonlin::nn::activation::Activation::NAMES {
+        for model in ["mlp", "conv"] {
+            assert!(
+                summary.arms.contains_key(&format!("{model}-{name}")),
+                "{model}-{name} missing from the arena"
+            );
+        }
+    }
+}

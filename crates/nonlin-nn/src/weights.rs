@@ -129,6 +129,17 @@ pub struct ParamInfo {
     pub shape: Vec<usize>,
 }
 
+/// The number of trainable values of a module: its float parameters without batch-norm running
+/// statistics (`running_mean`, `running_var`), which `Module::num_params` counts but PyTorch's
+/// `parameters()` does not (the counts papers report).
+pub fn trainable_param_count<M: Module>(model: &M) -> usize {
+    param_paths(model)
+        .iter()
+        .filter(|p| !(p.path.ends_with("running_mean") || p.path.ends_with("running_var")))
+        .map(|p| p.shape.iter().product::<usize>())
+        .sum()
+}
+
 /// The float parameters of a module in visiting order, with their paths and shapes.
 pub fn param_paths<M: Module>(model: &M) -> Vec<ParamInfo> {
     struct Paths {

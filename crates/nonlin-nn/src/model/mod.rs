@@ -265,6 +265,8 @@ models! {
     gpt => Gpt(GptConfig),
     minimal_transformer => MinimalTransformer(MinimalTransformerConfig),
     bdh => Bdh(BdhConfig),
+    pf_resnet => PfResnet(PfResnetConfig),
+    lstm => Lstm(LstmConfig),
 }
 
 pub use bdh::{BdhStream, GraphStats, graph_stats};

@@ -433,6 +433,52 @@ mod tests {
         }
     }
 
+    /// Against an independent NumPy implementation (`tests/fixtures/denseshift/`, script beside
+    /// it): the weights of a 3-bit 4×3 layer and autodiff's straight-through gradients of Σ R ⊙ W
+    /// with respect to the sign latent and the three shift latents, in f64.
+    #[test]
+    fn matches_numpy_fixture() {
+        let want: Vec<f64> = include_str!("../../tests/fixtures/denseshift/denseshift.txt")
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let device = Device::flex().autodiff();
+        let f64s = (&device, burn::tensor::DType::F64);
+        let n = 12usize;
+        let sign: Vec<f64> = (0..n)
+            .map(|e| 0.01 * (1.7 * e as f64 + 0.3).sin())
+            .collect();
+        let shifts: Vec<f64> = (0..3)
+            .flat_map(|k| {
+                (0..n).map(move |e| 0.01 * (0.9 * e as f64 * (k + 2) as f64 + 0.5 * k as f64).cos())
+            })
+            .collect();
+        let upstream: Vec<f64> = (0..n).map(|e| 0.5 + (0.618 * e as f64).fract()).collect();
+        let s = Tensor::<2>::from_data(TensorData::new(sign, [4, 3]), f64s).require_grad();
+        let b = Tensor::<3>::from_data(TensorData::new(shifts, [3, 4, 3]), f64s).require_grad();
+        let w = dense_shift_weight(s.clone(), Some(b.clone()));
+        let r = Tensor::<2>::from_data(TensorData::new(upstream, [4, 3]), f64s);
+        let got_w = w.clone().into_data().try_into_vec_as::<f64>().unwrap();
+        let grads = (w * r).sum().backward();
+        let got_s = s
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_into_vec_as::<f64>()
+            .unwrap();
+        let got_b = b
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_into_vec_as::<f64>()
+            .unwrap();
+        let got: Vec<f64> = got_w.into_iter().chain(got_s).chain(got_b).collect();
+        assert_eq!(got.len(), want.len());
+        for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() < 1e-12, "value {k}: {g} vs {w}");
+        }
+    }
+
     /// The surrogate by hand for one 3-bit weight with latents s > 0, b = (1, 1, 0) (p = 2,
     /// 2^(−p) = 1/4) and upstream 1: ∂/∂θ_s = 1/4; ∂p/∂b_1 = b_2 + b_2 b_3 + 1 = 2 (the j = 1 term
     /// is the empty product 1), ∂p/∂b_2 = b_1 + b_1 b_3 = 1, ∂p/∂b_3 = b_1 b_2 = 1;
