@@ -63,6 +63,7 @@ fn every_probe_paper_runs_its_quick_variant() {
         "rep_geometry",
         "permutation_ntk",
         "kappa_tune",
+        "mutual_info",
     ] {
         let out = run_ok(
             nonlin()

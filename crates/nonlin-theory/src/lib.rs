@@ -57,6 +57,7 @@ probes! {
     rep_geometry => RepGeometry(RepGeometryConfig),
     permutation_ntk => PermutationNtk(PermutationNtkConfig),
     kappa_tune => KappaTune(KappaTuneConfig),
+    mutual_info => MutualInfo(MutualInfoConfig),
 }
 
 impl ProbeConfig {
