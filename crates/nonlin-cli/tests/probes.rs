@@ -64,6 +64,7 @@ fn every_probe_paper_runs_its_quick_variant() {
         "permutation_ntk",
         "kappa_tune",
         "mutual_info",
+        "zero_cost_nas",
     ] {
         let out = run_ok(
             nonlin()

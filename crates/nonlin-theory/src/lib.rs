@@ -58,6 +58,7 @@ probes! {
     permutation_ntk => PermutationNtk(PermutationNtkConfig),
     kappa_tune => KappaTune(KappaTuneConfig),
     mutual_info => MutualInfo(MutualInfoConfig),
+    zero_cost_nas => ZeroCostNas(ZeroCostNasConfig),
 }
 
 impl ProbeConfig {
