@@ -65,6 +65,7 @@ fn every_probe_paper_runs_its_quick_variant() {
         "kappa_tune",
         "mutual_info",
         "zero_cost_nas",
+        "grokking",
     ] {
         let out = run_ok(
             nonlin()

@@ -59,6 +59,7 @@ probes! {
     kappa_tune => KappaTune(KappaTuneConfig),
     mutual_info => MutualInfo(MutualInfoConfig),
     zero_cost_nas => ZeroCostNas(ZeroCostNasConfig),
+    grokking => Grokking(GrokkingConfig),
 }
 
 impl ProbeConfig {
