@@ -63,6 +63,9 @@ fn every_probe_paper_runs_its_quick_variant() {
         "rep_geometry",
         "permutation_ntk",
         "kappa_tune",
+        "mutual_info",
+        "zero_cost_nas",
+        "grokking",
     ] {
         let out = run_ok(
             nonlin()

@@ -59,6 +59,9 @@ probes! {
     rep_geometry => RepGeometry(RepGeometryConfig),
     permutation_ntk => PermutationNtk(PermutationNtkConfig),
     kappa_tune => KappaTune(KappaTuneConfig),
+    mutual_info => MutualInfo(MutualInfoConfig),
+    zero_cost_nas => ZeroCostNas(ZeroCostNasConfig),
+    grokking => Grokking(GrokkingConfig),
 }
 
 impl ProbeConfig {

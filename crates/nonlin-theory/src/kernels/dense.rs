@@ -200,7 +200,7 @@ impl DenseNet {
 
     /// The backprop deltas `d loss / d z_l` for output-side deltas `top` (`[n, n_L]`), first
     /// layer first.
-    fn deltas(&self, trace: &Trace, top: Matrix) -> Vec<Matrix> {
+    pub fn deltas(&self, trace: &Trace, top: Matrix) -> Vec<Matrix> {
         let mut deltas = vec![top];
         for l in (0..self.layers.len() - 1).rev() {
             let next = &self.layers[l + 1];
@@ -367,6 +367,30 @@ impl DenseNet {
             }
         }
         g
+    }
+
+    /// Parameter gradients for the output-side gradient `top` (`d loss / d output`, `[n, n_L]`)
+    /// of the forward pass `trace`: per layer, `(d loss / d W` `[out, in]`, `d loss / d b)`.
+    pub fn gradients(&self, trace: &Trace, top: Matrix) -> Vec<(Matrix, Option<Vec<f64>>)> {
+        let deltas = self.deltas(trace, top);
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                let w = deltas[l].transpose() * &trace.inputs[l] * layer.weight_scale;
+                let b = layer.bias.as_ref().map(|b| {
+                    (0..b.len())
+                        .map(|o| {
+                            (0..deltas[l].nrows())
+                                .map(|i| deltas[l][(i, o)])
+                                .sum::<f64>()
+                                * layer.bias_scale
+                        })
+                        .collect()
+                });
+                (w, b)
+            })
+            .collect()
     }
 
     /// One full-batch gradient-descent step on `loss = 1/2 sum_i ||f(x_i) - y_i||^2`; returns the
