@@ -41,5 +41,9 @@ fn docs_and_benches_hold_no_machine_paths() {
             }
         }
     }
-    assert!(bad.is_empty(), "machine-specific paths:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "machine-specific paths:\n{}",
+        bad.join("\n")
+    );
 }

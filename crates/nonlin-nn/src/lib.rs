@@ -15,6 +15,7 @@ pub use activation::{Activation, ActivationSpec};
 pub use engine::DeviceSpec;
 pub use error::NnError;
 pub use model::{
-    Blocks, ContextMlp, ContextMlpConfig, ConvNet, ConvNetConfig, InputSpec, Mlp, MlpConfig, Model,
-    ModelConfig, ModelInput, ModelIo, ModelSpec, Network,
+    Blocks, CafoCnn, CafoCnnConfig, ContextMlp, ContextMlpConfig, ConvNet, ConvNetConfig,
+    InputSpec, Mlp, MlpConfig, Model, ModelConfig, ModelInput, ModelIo, ModelSpec, Network,
+   
 };

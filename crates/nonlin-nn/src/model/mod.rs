@@ -148,6 +148,7 @@ models! {
     mlp => Mlp(MlpConfig),
     conv_net => ConvNet(ConvNetConfig),
     context_mlp => ContextMlp(ContextMlpConfig),
+    cafo_cnn => CafoCnn(CafoCnnConfig),
 }
 
 #[cfg(test)]
