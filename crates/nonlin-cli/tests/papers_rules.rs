@@ -106,3 +106,51 @@ fn beyond_backprop_quick_variant_runs_every_rule() {
         assert!(right >= 35, "{arm}: {right} of 50");
     }
 }
+
+#[test]
+fn noprop_quick_variant_runs_every_variant_and_predicts_through_the_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("np");
+    let summary = quick("papers/noprop.toml", &out);
+    // A few epochs: DT and the plain MLP learn; CT, FM and the chain only run to finite numbers.
+    assert_all_arms_learn(&summary, &["noprop_dt", "bp_mlp"], 0.5);
+    assert_all_arms_learn(
+        &summary,
+        &[
+            "noprop_dt_learned",
+            "noprop_dt_prototype",
+            "noprop_ct",
+            "noprop_fm",
+            "bp_chain",
+        ],
+        0.0,
+    );
+    assert!(!summary.arms.contains_key("bp_chain_long"));
+    // `predict` runs the denoising chain of the reloaded NoProp-DT model.
+    let x = tmp.path().join("x.npy");
+    let digits = nonlin::data::load_digits().unwrap();
+    let batch = digits.batch(&(0..50).collect::<Vec<_>>());
+    nonlin::data::write_npy_f32(&x, &[50, 1, 8, 8], &batch.x).unwrap();
+    let y = tmp.path().join("dt.npy");
+    let status = nonlin()
+        .arg("predict")
+        .arg(&out)
+        .args(["--arm", "noprop_dt", "--input"])
+        .arg(&x)
+        .arg("--output")
+        .arg(&y)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rows = nonlin::data::read_npy(&y).unwrap();
+    assert_eq!(rows.shape, vec![50, 10]);
+    let values = rows.to_f32();
+    let labels = digits.labels().unwrap();
+    let right = (0..50)
+        .filter(|&i| {
+            let row = &values[i * 10..(i + 1) * 10];
+            (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as u32 == labels[i]
+        })
+        .count();
+    assert!(right >= 25, "noprop_dt: {right} of 50");
+}

@@ -17,5 +17,5 @@ pub use error::NnError;
 pub use model::{
     Blocks, CafoCnn, CafoCnnConfig, ContextMlp, ContextMlpConfig, ConvNet, ConvNetConfig,
     InputSpec, Mlp, MlpConfig, Model, ModelConfig, ModelInput, ModelIo, ModelSpec, Network,
-   
+    NopropNet, NopropNetConfig,
 };

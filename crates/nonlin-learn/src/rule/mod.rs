@@ -166,6 +166,7 @@ macro_rules! rules {
 mod early_stopping;
 #[cfg(test)]
 mod fixtures;
+pub mod label_diffusion;
 mod reference_init;
 mod saved_state;
 
@@ -174,6 +175,9 @@ rules! {
     mono_forward => MonoForward(MonoForwardConfig),
     forward_forward => ForwardForward(ForwardForwardConfig),
     cafo => Cafo(CafoConfig),
+    noprop_dt => NopropDt(NopropDtConfig),
+    noprop_ct => NopropCt(NopropCtConfig),
+    noprop_fm => NopropFm(NopropFmConfig),
 }
 
 impl Default for RuleConfig {

@@ -10,6 +10,7 @@
 mod io;
 
 pub use io::{InputSpec, ModelInput, ModelIo};
+pub use noprop_net::{DenoiseBlock, ImagePath, LabelEmbedding};
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -149,6 +150,7 @@ models! {
     conv_net => ConvNet(ConvNetConfig),
     context_mlp => ContextMlp(ContextMlpConfig),
     cafo_cnn => CafoCnn(CafoCnnConfig),
+    noprop_net => NopropNet(NopropNetConfig),
 }
 
 #[cfg(test)]
