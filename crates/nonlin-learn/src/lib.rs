@@ -7,6 +7,7 @@ pub mod batch;
 pub mod error;
 pub mod evaluate;
 pub mod generate;
+pub mod hebbian;
 pub mod optim;
 pub mod rule;
 pub mod schedule;
