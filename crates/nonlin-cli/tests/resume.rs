@@ -1,7 +1,9 @@
 //! A run killed with SIGKILL mid-way and resumed with `--resume` ends with exactly the metrics of
-//! an uninterrupted run: with backprop at epoch boundaries, and with a rule that owns a module
+//! an uninterrupted run: with backprop at epoch boundaries, with a rule that owns a module
 //! (Mono-Forward's projection matrices) on a model that draws noise (dropout), checkpointed in
-//! the middle of an epoch.
+//! the middle of an epoch, with Forward-Forward (its own classifier, its best model for early
+//! stopping, running means, random negative labels every step), and with NoProp-DT (noisy label
+//! embeddings drawn every block update, a noisy denoising chain at prediction).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -174,6 +176,132 @@ fn a_rule_with_its_own_module_and_noise_resumes_mid_epoch_to_the_same_metrics() 
     let records = read_jsonl(&tmp.path().join("cut/metrics.jsonl")).unwrap();
     let keys: BTreeSet<(u64, String)> = records.iter().map(|r| (r.step, r.split.clone())).collect();
     assert_eq!(keys.len(), records.len(), "duplicate records after resume");
+}
+
+const FORWARD_FORWARD: &str = r#"
+name = "resumable-ff"
+seeds = [5]
+[data]
+dataset = "digits"
+validation = 0.1
+[model]
+kind = "mlp"
+hidden = [64, 64]
+[rule]
+kind = "forward_forward"
+patience = 4
+[optimizer]
+kind = "adamw"
+[train]
+lr = 1e-3
+epochs = 30
+batch_size = 16
+log_every = 20
+checkpoint_every = 0
+checkpoint_every_steps = 40
+"#;
+
+#[test]
+fn forward_forward_resumes_mid_epoch_to_the_same_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("ff.toml");
+    std::fs::write(&spec, FORWARD_FORWARD).unwrap();
+    let (whole, cut) = kill_and_resume(
+        &spec,
+        &tmp.path().join("whole"),
+        &tmp.path().join("cut"),
+        // mid-epoch (85 steps per epoch) after the first validation: a best model exists
+        |m| m.step >= 120 && m.batches_done > 0,
+    );
+    let meta = read_meta(&tmp.path().join("cut/checkpoints/base-seed5"))
+        .unwrap()
+        .unwrap();
+    let names: BTreeSet<&str> = meta.rule_modules.iter().map(|m| m.name.as_str()).collect();
+    assert!(
+        names.contains("classifier") && names.contains("best_model"),
+        "{names:?}"
+    );
+    assert_eq!(
+        whole.units, cut.units,
+        "resumed run must end with the same metrics, bit for bit"
+    );
+    assert!(
+        whole.units[0].metrics["test_accuracy"] > 0.7,
+        "{:?}",
+        whole.units
+    );
+}
+
+const NOPROP_DT: &str = r#"
+name = "resumable-noprop"
+seeds = [5]
+[data]
+dataset = "digits"
+[model]
+kind = "noprop_net"
+blocks = 4
+image_hidden = [64]
+label_hidden = 32
+fuse_hidden = [32]
+[rule]
+kind = "noprop_dt"
+[optimizer]
+kind = "adamw"
+weight_decay = 1e-3
+[train]
+lr = 1e-3
+epochs = 8
+batch_size = 16
+log_every = 20
+eval_every = 100
+checkpoint_every = 0
+checkpoint_every_steps = 40
+"#;
+
+#[test]
+fn noprop_dt_resumes_mid_epoch_to_the_same_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("noprop.toml");
+    std::fs::write(&spec, NOPROP_DT).unwrap();
+    let (whole, cut) = kill_and_resume(
+        &spec,
+        &tmp.path().join("whole"),
+        &tmp.path().join("cut"),
+        // mid-epoch (90 steps per epoch), after an evaluation through the noisy chain
+        |m| m.step >= 120 && m.batches_done > 0,
+    );
+    assert_eq!(
+        whole.units, cut.units,
+        "resumed run must end with the same metrics, bit for bit"
+    );
+    assert!(
+        whole.units[0].metrics["test_accuracy"] > 0.7,
+        "{:?}",
+        whole.units
+    );
+    // The chain's noise matters: without it the prediction differs, so the equality above
+    // covers restoring the noise drawn at prediction time too.
+    let quiet = tmp.path().join("quiet.toml");
+    std::fs::write(
+        &quiet,
+        NOPROP_DT.replace(
+            "kind = \"noprop_dt\"",
+            "kind = \"noprop_dt\"\ninference_noise = false",
+        ),
+    )
+    .unwrap();
+    let plain = tmp.path().join("plain");
+    assert!(
+        nonlin()
+            .arg("run")
+            .arg(&quiet)
+            .arg("--out")
+            .arg(&plain)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_ne!(Summary::read(&plain).unwrap().units, whole.units);
 }
 
 #[test]

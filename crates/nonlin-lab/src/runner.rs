@@ -15,8 +15,8 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::tensor::Device;
 use nonlin_data::{Rng, derive_seed, epoch_batches};
-use nonlin_learn::task::{EvalOptions, Split, Task};
-use nonlin_learn::{LearningRule, Metrics, RuleContext, evaluate};
+use nonlin_learn::task::{EvalOptions, Predict, Split, Task};
+use nonlin_learn::{EpochEnd, LearningRule, Metrics, RuleContext, evaluate};
 use nonlin_nn::weights::{ImportMap, import_safetensors};
 use nonlin_nn::{DeviceSpec, Model, Network, engine};
 
@@ -427,6 +427,10 @@ impl Unit<'_> {
                 }
             }
             state.finish_epoch();
+            model = self.end_epoch(&mut *rule, model, state.epoch, false)?;
+            if rule.finished() {
+                break 'training;
+            }
             if t.eval_each_epoch && state.last_eval != Some(state.step) {
                 last_evals =
                     self.evaluate_all(&*rule, &model, log, &mut tb, &mut state, progress)?;
@@ -440,6 +444,9 @@ impl Unit<'_> {
         // The budget is spent (or the loss diverged), possibly mid-epoch.
         if state.batches_done == steps_per_epoch {
             state.finish_epoch();
+            if diverged_at.is_none() {
+                model = self.end_epoch(&mut *rule, model, state.epoch, true)?;
+            }
         }
         if state.last_eval != Some(state.step) || last_evals.is_empty() {
             last_evals = self.evaluate_all(&*rule, &model, log, &mut tb, &mut state, progress)?;
@@ -494,6 +501,35 @@ impl Unit<'_> {
             },
             figures,
         ))
+    }
+
+    /// Tells the rule that an epoch is complete, with the validation split to score its own
+    /// predictors on (early stopping of local phases).
+    fn end_epoch(
+        &self,
+        rule: &mut dyn LearningRule<Model>,
+        model: Model,
+        epochs_done: usize,
+        last: bool,
+    ) -> Result<Model, LabError> {
+        let options = EvalOptions {
+            device: self.device,
+            batch_size: self.config.train.eval_batch_size,
+            every_position: model.predicts_every_position(),
+        };
+        let task = self.task;
+        let mut validate =
+            |predict: &mut Predict<'_>| task.evaluate(Split::Validation, predict, &options);
+        let end = EpochEnd {
+            epochs_done,
+            last,
+            validate: if task.has_validation() {
+                Some(&mut validate)
+            } else {
+                None
+            },
+        };
+        Ok(rule.end_epoch(model, end)?)
     }
 
     /// Evaluates every held-out split, records and reports the metrics.
@@ -690,13 +726,20 @@ pub fn build_rule(
     device: &Device,
 ) -> Result<Box<dyn LearningRule<Model>>, LabError> {
     let setup = config.optimizer_setup();
+    let steps_per_epoch = task.train_len().div_ceil(config.train.batch_size) as u64;
     let context = RuleContext {
         model,
         io: task.io(),
         task: task.kind(),
         optimizer: &setup,
         device,
-        steps_per_epoch: task.train_len().div_ceil(config.train.batch_size) as u64,
+        steps_per_epoch,
+        total_steps: match (config.train.steps, config.train.epochs) {
+            (Some(steps), _) => steps,
+            (None, Some(epochs)) => epochs as u64 * steps_per_epoch,
+            (None, None) => 0,
+        },
+        data: Some(task),
     };
     Ok(config.rule.build(&context)?)
 }

@@ -487,6 +487,10 @@ struct ExperimentFile {
     init_from: Option<Table>,
     #[serde(default)]
     arm: Vec<ArmSpec>,
+    /// Arms left out of this variant, with the claims that name them: a `[quick]` table sets
+    /// `skip_arms = ["mnist_mf"]` so the fast variant runs only the small-data arms.
+    #[serde(default)]
+    skip_arms: Vec<String>,
     #[serde(default)]
     claim: Vec<ClaimSpec>,
     /// Dotted overrides applied by `--quick` (the variant CI runs).
@@ -618,7 +622,7 @@ impl Experiment {
                 base.insert(key.to_string(), v.clone());
             }
         }
-        let arms_spec = if file.arm.is_empty() {
+        let mut arms_spec = if file.arm.is_empty() {
             vec![ArmSpec {
                 name: "base".into(),
                 set: BTreeMap::new(),
@@ -626,6 +630,18 @@ impl Experiment {
         } else {
             file.arm.clone()
         };
+        for skipped in &file.skip_arms {
+            if !arms_spec.iter().any(|a| &a.name == skipped) {
+                return Err(spec_err(
+                    "skip_arms".into(),
+                    format!("no arm named `{skipped}`"),
+                ));
+            }
+        }
+        arms_spec.retain(|a| !file.skip_arms.contains(&a.name));
+        if arms_spec.is_empty() {
+            return Err(spec_err("skip_arms".into(), "every arm is skipped".into()));
+        }
         let mut arms: Vec<(String, RunConfig)> = Vec::new();
         for arm in &arms_spec {
             if arms.iter().any(|(name, _)| name == &arm.name) {
@@ -670,6 +686,12 @@ impl Experiment {
             metrics.extend(key);
         }
         let mut claims = file.claim.clone();
+        claims.retain(|c| {
+            !c.arm
+                .iter()
+                .chain(&c.than_arm)
+                .any(|arm| file.skip_arms.contains(arm))
+        });
         for (i, claim) in claims.iter_mut().enumerate() {
             let key = format!("claim[{i}] ({})", claim.name);
             if claim.arm.is_none() {
@@ -1130,6 +1152,24 @@ value = 0.9
                 value: Value::Integer(1)
             }]
         );
+    }
+
+    /// `skip_arms` (set by a `[quick]` table) leaves arms out, with the claims that name them.
+    #[test]
+    fn skipped_arms_and_their_claims_are_left_out() {
+        let text = format!(
+            "{SPEC}\n[[claim]]\nname = \"tanh works\"\nmetric = \"test_accuracy\"\narm = \"tanh\"\nop = \">=\"\nvalue = 0.5\n"
+        );
+        let full = Experiment::from_text(&text, "spec.toml", &[]).unwrap();
+        let skip = Override::parse("skip_arms=[\"tanh\"]").unwrap();
+        let e = Experiment::from_text(&text, "spec.toml", std::slice::from_ref(&skip)).unwrap();
+        assert_eq!(e.arms.len(), full.arms.len() - 1);
+        assert!(e.arms.iter().all(|(name, _)| name != "tanh"));
+        assert_eq!(e.claims.len(), full.claims.len() - 1);
+        assert!(e.claims.iter().all(|c| c.arm.as_deref() != Some("tanh")));
+        let bad = Override::parse("skip_arms=[\"nope\"]").unwrap();
+        let err = Experiment::from_text(&text, "spec.toml", &[bad]).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
     }
 
     /// Bug: command-line and `[quick]` overrides were applied before each arm's own `set`, so an

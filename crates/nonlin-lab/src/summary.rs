@@ -320,6 +320,25 @@ pub fn config_hash(config: &RunConfig) -> String {
 mod tests {
     use super::*;
 
+    /// Bug: a run whose config held a float such as 5.3441594707633764e-5 (one in twenty
+    /// 17-digit floats) could not be resumed: `--resume` reads `config.json` back and compares
+    /// its hash with the checkpoint's, and serde_json without `float_roundtrip` parsed the value
+    /// one ulp off. The workspace now enables `float_roundtrip`.
+    #[test]
+    fn floats_survive_config_json_bit_for_bit() {
+        let ratio: f64 = 1.0727571797342173e-2 / 4.759134394296565e-4;
+        for x in [
+            5.3441594707633764e-5_f64,
+            5.1697853437003044e-5,
+            ratio,
+            0.1 + 0.2,
+        ] {
+            let text = serde_json::to_string(&x).unwrap();
+            let back: f64 = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{text}");
+        }
+    }
+
     fn arms(a: &[f64], b: &[f64]) -> BTreeMap<String, BTreeMap<String, Stat>> {
         BTreeMap::from([
             (

@@ -86,6 +86,11 @@ impl TrainedUnit {
             optimizer: &setup,
             device,
             steps_per_epoch: task.train_len.div_ceil(config.train.batch_size) as u64,
+            total_steps: config.train.steps.unwrap_or_else(|| {
+                config.train.epochs.unwrap_or(0) as u64
+                    * task.train_len.div_ceil(config.train.batch_size) as u64
+            }),
+            data: None,
         };
         let mut rule = config.rule.build(&context)?;
         rule.load_state(checkpoint::load_rule_state(&unit_dir, &meta)?)?;

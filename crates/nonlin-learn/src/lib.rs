@@ -7,6 +7,7 @@ pub mod batch;
 pub mod error;
 pub mod evaluate;
 pub mod generate;
+pub mod hebbian;
 pub mod optim;
 pub mod rule;
 pub mod schedule;
@@ -18,8 +19,8 @@ pub use error::LearnError;
 pub use evaluate::evaluate;
 pub use optim::{Optimizer, OptimizerConfig, OptimizerSetup, ParamGroupConfig};
 pub use rule::{
-    Backprop, BackpropConfig, LearningRule, Metrics, MonoForward, MonoForwardConfig, RuleConfig,
-    RuleContext, RuleSpec, RuleState,
+    Backprop, BackpropConfig, EpochEnd, LearningRule, Metrics, MonoForward, MonoForwardConfig,
+    RuleConfig, RuleContext, RuleSpec, RuleState, Validate,
 };
 pub use schedule::ScheduleConfig;
 pub use target::Target;

@@ -18,7 +18,8 @@ pub use activation::{Activation, ActivationSpec};
 pub use engine::DeviceSpec;
 pub use error::NnError;
 pub use model::{
-    Bdh, BdhConfig, Blocks, ContextMlp, ContextMlpConfig, ConvNet, ConvNetConfig, Gpt, GptConfig,
-    InputSpec, MinimalTransformer, MinimalTransformerConfig, Mlp, MlpConfig, Model, ModelConfig,
-    ModelInput, ModelIo, ModelSpec, Network, TokenStream,
+    Bdh, BdhConfig, Blocks, CafoCnn, CafoCnnConfig, ContextMlp, ContextMlpConfig, ConvNet,
+    ConvNetConfig, Gpt, GptConfig, InputSpec, MinimalTransformer, MinimalTransformerConfig, Mlp,
+    MlpConfig, Model, ModelConfig, ModelInput, ModelIo, ModelSpec, Network, NopropNet,
+    NopropNetConfig, TokenStream,
 };

@@ -11,7 +11,7 @@ use nonlin_nn::weights::ModuleState;
 use nonlin_nn::{Model, ModelInput, ModelIo, Network};
 use serde::{Deserialize, Serialize};
 
-use crate::task::TaskKind;
+use crate::task::{Predict, TaskKind};
 use crate::{LearnError, OptimizerSetup, TensorBatch};
 
 /// Named scalar metrics of one update (`loss`, `accuracy`, a local rule's per-block losses, ...).
@@ -56,12 +56,40 @@ pub trait LearningRule<M: Network> {
         Ok(model.forward_input(input)?)
     }
 
+    /// Called by the runner when an epoch of the training data is complete, before the epoch's
+    /// evaluation and checkpoint. Rules whose phases are counted in epochs, or that stop a phase
+    /// early on the validation split, decide here; a rule may hand back another model (the best one
+    /// so far). By default the model comes back unchanged.
+    fn end_epoch(&mut self, model: M, _end: EpochEnd<'_, '_>) -> Result<M, LearnError> {
+        Ok(model)
+    }
+
+    /// Whether the rule has nothing left to train (every phase done or stopped early); the
+    /// runner then ends the unit before its budget, with a final evaluation.
+    fn finished(&self) -> bool {
+        false
+    }
+
     /// The rule's own state, for checkpoints.
     fn save_state(&self) -> Result<RuleState, LearnError>;
 
     /// Restores state written by [`LearningRule::save_state`] (the rule was built with the same
     /// config).
     fn load_state(&mut self, state: RuleState) -> Result<(), LearnError>;
+}
+
+/// Scores a prediction function on the validation split with the task's metrics (`loss`,
+/// `accuracy`, ...), as an evaluation does.
+pub type Validate<'v> = dyn FnMut(&mut Predict<'_>) -> Result<Metrics, LearnError> + 'v;
+
+/// What the runner tells a rule at the end of an epoch.
+pub struct EpochEnd<'a, 'v> {
+    /// Epochs completed, this one included.
+    pub epochs_done: usize,
+    /// Whether the training budget ends with this epoch.
+    pub last: bool,
+    /// The validation split, when the task has one.
+    pub validate: Option<&'a mut Validate<'v>>,
 }
 
 /// What a rule is built from besides its own config.
@@ -75,6 +103,11 @@ pub struct RuleContext<'a> {
     pub device: &'a Device,
     /// Optimizer steps per epoch, for rules whose phases are counted in epochs.
     pub steps_per_epoch: u64,
+    /// The unit's training budget in optimizer steps (for rules with their own schedules).
+    pub total_steps: u64,
+    /// The task with its training data, for rules that initialise from the data (NoProp's
+    /// prototype embeddings); `None` when a trained model is loaded back without its data.
+    pub data: Option<&'a dyn crate::task::Task>,
 }
 
 /// A rule's config: checked at load time, built once the model exists.
@@ -130,9 +163,21 @@ macro_rules! rules {
     };
 }
 
+mod early_stopping;
+#[cfg(test)]
+mod fixtures;
+pub mod label_diffusion;
+mod reference_init;
+mod saved_state;
+
 rules! {
     backprop => Backprop(BackpropConfig),
     mono_forward => MonoForward(MonoForwardConfig),
+    forward_forward => ForwardForward(ForwardForwardConfig),
+    cafo => Cafo(CafoConfig),
+    noprop_dt => NopropDt(NopropDtConfig),
+    noprop_ct => NopropCt(NopropCtConfig),
+    noprop_fm => NopropFm(NopropFmConfig),
 }
 
 impl Default for RuleConfig {

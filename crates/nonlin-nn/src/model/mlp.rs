@@ -181,6 +181,11 @@ impl Mlp {
     pub fn activations(&self) -> &[Activation] {
         &self.activations
     }
+
+    /// The dropout after every hidden activation, if any.
+    pub fn dropout(&self) -> Option<&Dropout> {
+        self.dropout.as_ref()
+    }
 }
 
 impl Network for Mlp {

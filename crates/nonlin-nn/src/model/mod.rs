@@ -10,6 +10,7 @@
 mod io;
 
 pub use io::{InputSpec, ModelInput, ModelIo};
+pub use noprop_net::{DenoiseBlock, ImagePath, LabelEmbedding};
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -267,6 +268,8 @@ models! {
     bdh => Bdh(BdhConfig),
     pf_resnet => PfResnet(PfResnetConfig),
     lstm => Lstm(LstmConfig),
+    cafo_cnn => CafoCnn(CafoCnnConfig),
+    noprop_net => NopropNet(NopropNetConfig),
 }
 
 pub use bdh::{BdhStream, GraphStats, graph_stats};

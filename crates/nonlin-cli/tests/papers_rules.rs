@@ -1,0 +1,156 @@
+//! The learning-rule papers' experiments end to end through the binary: each file's fast
+//! `[quick]` variant runs every arm to finite metrics, and a prediction with `predict` goes
+//! through the rule (goodness over labels, the CaFo predictors, the denoising chain).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nonlin::lab::Summary;
+
+fn nonlin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nonlin"));
+    cmd.env_remove("NONLIN_DATA").env("CI", "1");
+    cmd
+}
+
+fn experiment(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../experiments")
+        .join(name)
+}
+
+/// Runs `spec --quick` into a temporary folder and returns its summary.
+fn quick(spec: &str, out: &Path) -> Summary {
+    let run = nonlin()
+        .arg("run")
+        .arg(experiment(spec))
+        .arg("--quick")
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("nonlin runs");
+    assert!(
+        run.status.success(),
+        "{spec} --quick failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    Summary::read(out).unwrap()
+}
+
+/// Every arm of the quick variant ends with a finite, better-than-chance test accuracy.
+fn assert_all_arms_learn(summary: &Summary, arms: &[&str], chance: f64) {
+    for arm in arms {
+        let m = summary
+            .arms
+            .get(*arm)
+            .unwrap_or_else(|| panic!("no arm {arm}: {:?}", summary.arms.keys()));
+        let acc = m["test_accuracy"].mean;
+        assert!(
+            acc.is_finite() && acc > chance,
+            "{arm}: test accuracy {acc}"
+        );
+        assert!(m["test_loss"].mean.is_finite(), "{arm}: {m:?}");
+    }
+}
+
+#[test]
+fn beyond_backprop_quick_variant_runs_every_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bb");
+    let summary = quick("papers/beyond_backprop.toml", &out);
+    assert_all_arms_learn(
+        &summary,
+        &[
+            "bp_mlp",
+            "mf",
+            "bp_mlp500",
+            "ff",
+            "bp_cnn",
+            "cafo_rand",
+            "cafo_dfa",
+        ],
+        0.5,
+    );
+    assert!(
+        !summary.arms.contains_key("mnist_mf"),
+        "MNIST arms are skipped"
+    );
+    // A CaFo model predicts through its predictors after a reload, without the data.
+    let x = tmp.path().join("x.npy");
+    let digits = nonlin::data::load_digits().unwrap();
+    let batch = digits.batch(&(0..50).collect::<Vec<_>>());
+    nonlin::data::write_npy_f32(&x, &[50, 1, 8, 8], &batch.x).unwrap();
+    for arm in ["cafo_rand", "ff"] {
+        let y = tmp.path().join(format!("{arm}.npy"));
+        let status = nonlin()
+            .arg("predict")
+            .arg(&out)
+            .args(["--arm", arm, "--input"])
+            .arg(&x)
+            .arg("--output")
+            .arg(&y)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{arm}");
+        let rows = nonlin::data::read_npy(&y).unwrap();
+        assert_eq!(rows.shape, vec![50, 10]);
+        let values = rows.to_f32();
+        let labels = digits.labels().unwrap();
+        let right = (0..50)
+            .filter(|&i| {
+                let row = &values[i * 10..(i + 1) * 10];
+                (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as u32 == labels[i]
+            })
+            .count();
+        assert!(right >= 35, "{arm}: {right} of 50");
+    }
+}
+
+#[test]
+fn noprop_quick_variant_runs_every_variant_and_predicts_through_the_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("np");
+    let summary = quick("papers/noprop.toml", &out);
+    // A few epochs: DT and the plain MLP learn; CT, FM and the chain only run to finite numbers.
+    assert_all_arms_learn(&summary, &["noprop_dt", "bp_mlp"], 0.5);
+    assert_all_arms_learn(
+        &summary,
+        &[
+            "noprop_dt_learned",
+            "noprop_dt_prototype",
+            "noprop_ct",
+            "noprop_fm",
+            "bp_chain",
+        ],
+        0.0,
+    );
+    assert!(!summary.arms.contains_key("bp_chain_long"));
+    // `predict` runs the denoising chain of the reloaded NoProp-DT model.
+    let x = tmp.path().join("x.npy");
+    let digits = nonlin::data::load_digits().unwrap();
+    let batch = digits.batch(&(0..50).collect::<Vec<_>>());
+    nonlin::data::write_npy_f32(&x, &[50, 1, 8, 8], &batch.x).unwrap();
+    let y = tmp.path().join("dt.npy");
+    let status = nonlin()
+        .arg("predict")
+        .arg(&out)
+        .args(["--arm", "noprop_dt", "--input"])
+        .arg(&x)
+        .arg("--output")
+        .arg(&y)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rows = nonlin::data::read_npy(&y).unwrap();
+    assert_eq!(rows.shape, vec![50, 10]);
+    let values = rows.to_f32();
+    let labels = digits.labels().unwrap();
+    let right = (0..50)
+        .filter(|&i| {
+            let row = &values[i * 10..(i + 1) * 10];
+            (0..10).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as u32 == labels[i]
+        })
+        .count();
+    assert!(right >= 25, "noprop_dt: {right} of 50");
+}

@@ -1,0 +1,104 @@
+//! Small models, batches and rule contexts for the rules' unit tests.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use nonlin_nn::{InputSpec, Model, ModelConfig, ModelInput, ModelIo};
+
+use super::{Metrics, RuleContext};
+use crate::task::{Predict, TaskKind};
+use crate::{LearnError, OptimizerSetup, Target, TensorBatch};
+
+/// An autodiff CPU device seeded with `seed`.
+pub fn device(seed: u64) -> Device {
+    let device = Device::flex().autodiff();
+    device.seed(seed);
+    device
+}
+
+/// A model built from a TOML `[model]` table for `features` real inputs (shaped `shape`) and
+/// `classes` outputs.
+pub fn model(
+    toml_text: &str,
+    shape: Vec<usize>,
+    classes: usize,
+    device: &Device,
+) -> (Model, ModelIo) {
+    let io = ModelIo {
+        input: InputSpec::Real { shape },
+        output: vec![classes],
+    };
+    let config: ModelConfig = toml::from_str(toml_text).expect("a model table");
+    (config.build(&io, device).expect("the model builds"), io)
+}
+
+/// A classification batch of `rows` samples of `features` inputs: class `r % classes`, inputs
+/// a deterministic wave plus a bump at the class's own inputs, so the classes are separable.
+pub fn batch(rows: usize, features: usize, classes: usize, device: &Device) -> TensorBatch {
+    let mut xs = Vec::with_capacity(rows * features);
+    let mut ys = Vec::with_capacity(rows);
+    for r in 0..rows {
+        let class = r % classes;
+        for f in 0..features {
+            let wave = (((r * 7 + f * 3) % 11) as f32 / 11.0 - 0.5) * 0.6;
+            let bump = if f % classes == class { 1.0 } else { 0.0 };
+            xs.push(wave + bump);
+        }
+        ys.push(class as i64);
+    }
+    TensorBatch {
+        input: ModelInput::Real(Tensor::from_data(
+            TensorData::new(xs, [rows, features]),
+            device,
+        )),
+        target: Target::Classes(Tensor::<1, Int>::from_data(
+            TensorData::new(ys, [rows]),
+            device,
+        )),
+    }
+}
+
+/// A rule context for `model`.
+pub fn context<'a>(
+    model: &'a Model,
+    io: &'a ModelIo,
+    setup: &'a OptimizerSetup,
+    device: &'a Device,
+    steps_per_epoch: u64,
+    total_steps: u64,
+) -> RuleContext<'a> {
+    RuleContext {
+        model,
+        io,
+        task: TaskKind::Classification,
+        optimizer: setup,
+        device,
+        steps_per_epoch,
+        total_steps,
+        data: None,
+    }
+}
+
+/// A validation split that reports the next of `values` (loss, accuracy) at every call and
+/// checks that the prediction runs.
+pub fn scripted(
+    values: Vec<(f64, f64)>,
+    input: ModelInput,
+) -> impl FnMut(&mut Predict<'_>) -> Result<Metrics, LearnError> {
+    let mut next = values.into_iter();
+    move |predict| {
+        let out = predict(&input)?;
+        assert!(out.dims()[0] == input.batch_size());
+        let (loss, accuracy) = next.next().expect("more validation values scripted");
+        Ok(Metrics::from([
+            ("loss".to_string(), loss),
+            ("accuracy".to_string(), accuracy),
+        ]))
+    }
+}
+
+/// The number of parameter tensors of `module` that have a gradient in `grads`.
+pub fn with_gradient<M: burn::module::Module>(
+    grads: &mut burn::tensor::Gradients,
+    module: &M,
+) -> usize {
+    burn::optim::GradientsParams::from_module(grads, module).len()
+}
