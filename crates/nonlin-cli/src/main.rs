@@ -370,6 +370,16 @@ fn reproduce(
                 continue;
             }
         };
+        if result.claims.is_empty() {
+            // An arena (or a paper without claims yet): it ran; `nonlin compare` tabulates it.
+            table.push_row([
+                slug.clone(),
+                "(no claims: a comparison)".into(),
+                String::new(),
+                format!("nonlin compare {}", result.run_dir.display()),
+                "RAN".into(),
+            ]);
+        }
         for c in result.claims {
             failed += usize::from(!c.passed);
             table.push_row([
@@ -388,7 +398,11 @@ fn reproduce(
     print!("{}", table.to_text());
     println!(
         "{} claim(s), {} failed, {} paper(s) could not run",
-        table.rows.len() - errors,
+        table
+            .rows
+            .iter()
+            .filter(|r| r[4] == "PASS" || r[4] == "FAIL")
+            .count(),
         failed,
         errors
     );

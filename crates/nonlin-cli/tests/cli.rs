@@ -354,6 +354,13 @@ tolerance = 0.5
 "train.epochs" = 1
 "#;
     write_spec(&papers, "toy.toml", &format!("{SMALL}{claims}"));
+    // An arena beside the papers' folder runs with them (no claims: one RAN row).
+    write_spec(
+        tmp.path(),
+        "arena-toy.toml",
+        &format!("{SMALL}[quick]\n\"train.epochs\" = 1\n"),
+    );
+    write_spec(tmp.path(), "not-an-arena.toml", "this is not read");
     let runs = tmp.path().join("runs");
 
     let out = nonlin()
@@ -383,6 +390,12 @@ tolerance = 0.5
     assert!(row("an impossible claim").contains("FAIL"), "{stdout}");
     assert!(row("relu learns the digits").contains("PASS"), "{stdout}");
     assert!(row("within 50 points").contains("PASS"), "{stdout}");
+    let arena = row("arena-toy");
+    assert!(
+        arena.contains("RAN") && arena.contains("nonlin compare"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3 claim(s), 1 failed"), "{stdout}");
 
     let out = run_ok(
         nonlin()
@@ -398,7 +411,11 @@ tolerance = 0.5
             .arg("--runs")
             .arg(&runs),
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAIL") && !stdout.contains("arena-toy"),
+        "{stdout}"
+    );
 
     let (code, err) = stderr_of(
         nonlin()

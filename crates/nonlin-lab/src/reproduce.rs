@@ -16,22 +16,15 @@ pub struct PaperResult {
     pub claims: Vec<ClaimResult>,
 }
 
-/// The paper experiment files in `dir` (`<slug>.toml`), sorted, or only `paper` when given.
+/// The paper experiment files in `dir` (`<slug>.toml`), then the arenas beside that folder
+/// (`arena-*.toml` in its parent: comparisons of many methods on one budget, without claims of
+/// their own), each group sorted; or only `paper` when given (a slug or an arena's file stem).
 pub fn paper_specs(dir: &Path, paper: Option<&str>) -> Result<Vec<(String, PathBuf)>, LabError> {
-    let mut specs = Vec::new();
-    if dir.is_dir() {
-        for entry in std::fs::read_dir(dir).map_err(LabError::io(dir))?.flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                let slug = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                specs.push((slug, path));
-            }
-        }
+    let mut specs = toml_files(dir, |_| true)?;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent {
+        specs.extend(toml_files(parent, |stem| stem.starts_with("arena-"))?);
     }
-    specs.sort();
     if let Some(paper) = paper {
         specs.retain(|(slug, _)| slug == paper);
         if specs.is_empty() {
@@ -41,6 +34,28 @@ pub fn paper_specs(dir: &Path, paper: Option<&str>) -> Result<Vec<(String, PathB
             )));
         }
     }
+    Ok(specs)
+}
+
+/// The `.toml` files of `dir` whose stem passes `keep`, as `(stem, path)`, sorted; none when
+/// `dir` is not a folder.
+fn toml_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<(String, PathBuf)>, LabError> {
+    let mut specs = Vec::new();
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(dir).map_err(LabError::io(dir))?.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                if keep(&stem) {
+                    specs.push((stem, path));
+                }
+            }
+        }
+    }
+    specs.sort();
     Ok(specs)
 }
 

@@ -55,7 +55,12 @@ fn toy_batch(device: &Device) -> TensorBatch {
     }
 }
 
+/// The tests of this file run on parallel threads that share the device's random generator:
+/// seeding and drawing the initial weights happen under one lock, so every test gets the same
+/// network whatever the other threads do.
 fn model(device: &Device) -> Mlp {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
     engine::seed(device, 7);
     MlpConfig::new(vec![16]).init(4, 2, device).unwrap()
 }
