@@ -2,27 +2,18 @@
 //! compare, reproduce, and the MNIST acceptance run.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use nonlin::lab::Summary;
 use nonlin::lab::tensorboard::read_scalars;
+
+mod common;
+use common::run_ok;
 
 fn nonlin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nonlin"));
     cmd.env_remove("NONLIN_DATA");
     cmd
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("nonlin runs");
-    assert!(
-        out.status.success(),
-        "nonlin failed ({:?})\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn stderr_of(cmd: &mut Command) -> (i32, String) {

@@ -3,28 +3,12 @@
 //! `[init_from]` whose `predict` outputs are efficient-kan's.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use nonlin::data::{read_npy, write_npy_f32};
 use nonlin::lab::Summary;
 
-fn nonlin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nonlin"));
-    cmd.env_remove("NONLIN_DATA").env("CI", "1");
-    cmd
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("nonlin runs");
-    assert!(
-        out.status.success(),
-        "nonlin failed ({:?})\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{nonlin, run_ok};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

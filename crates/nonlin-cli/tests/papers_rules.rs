@@ -3,15 +3,11 @@
 //! through the rule (goodness over labels, the CaFo predictors, the denoising chain).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nonlin::lab::Summary;
 
-fn nonlin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nonlin"));
-    cmd.env_remove("NONLIN_DATA").env("CI", "1");
-    cmd
-}
+mod common;
+use common::nonlin;
 
 fn experiment(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -3,25 +3,9 @@
 //! a run folder.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn nonlin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nonlin"));
-    cmd.env_remove("NONLIN_DATA").env("CI", "1");
-    cmd
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("nonlin runs");
-    assert!(
-        out.status.success(),
-        "nonlin failed ({:?})\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{nonlin, run_ok};
 
 fn papers() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/papers")

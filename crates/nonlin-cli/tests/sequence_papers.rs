@@ -4,27 +4,11 @@
 //! (through its recurrent form) and a trained GPT (through the window).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use nonlin::lab::Summary;
 
-fn nonlin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nonlin"));
-    cmd.env_remove("NONLIN_DATA").env("CI", "1");
-    cmd
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("nonlin runs");
-    assert!(
-        out.status.success(),
-        "nonlin failed ({:?})\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{nonlin, run_ok};
 
 fn paper(slug: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

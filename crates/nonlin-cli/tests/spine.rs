@@ -4,28 +4,13 @@
 //! bugs found when the foundation was tried as a new user would.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use nonlin::data::{read_npy, write_npy_f32};
 use nonlin::lab::Summary;
 
-fn nonlin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nonlin"));
-    cmd.env_remove("NONLIN_DATA").env("CI", "1");
-    cmd
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("nonlin runs");
-    assert!(
-        out.status.success(),
-        "nonlin failed ({:?})\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{nonlin, run_ok};
 
 fn fails(cmd: &mut Command) -> (i32, String) {
     let out = cmd.output().expect("nonlin runs");
