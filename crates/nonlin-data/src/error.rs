@@ -6,6 +6,10 @@
 use std::path::PathBuf;
 
 /// Everything that can go wrong while locating, fetching, reading or slicing a data set.
+/// The dtypes `parse_npy` reads, as they appear in a `.npy` header's `descr` (the error for any
+/// other lists them).
+pub(crate) const READABLE_DTYPES: &[&str] = &["<f4", "<f8", "<i4", "<i8", "|u1", "<u4", "<u8"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// Reading, writing or decompressing a file failed at the operating-system level.
@@ -195,7 +199,7 @@ pub enum DataError {
     #[error(
         "{} holds dtype {dtype}, which is not supported; supported dtypes are {}.",
         path.display(),
-        crate::npy::READABLE_DTYPES.join(", ")
+        READABLE_DTYPES.join(", ")
     )]
     NpyDtype {
         /// The file read.

@@ -31,9 +31,6 @@ const GROWTH_AXIS_MAX_DIGITS: usize = 21;
 /// the bound keeps a hostile file from exhausting the stack.
 const MAX_NESTING: usize = 32;
 
-/// The dtypes [`parse_npy`] reads, as they appear in a header's `descr`.
-pub(crate) const READABLE_DTYPES: &[&str] = &["<f4", "<f8", "<i4", "<i8", "|u1", "<u4", "<u8"];
-
 /// An array read from a `.npy` file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NpyArray {

@@ -577,35 +577,6 @@ pub fn probe_run_folder(
     run_probe(experiment, out_dir, Some(&trained), progress)
 }
 
-/// `nonlin reproduce` of a probe paper: the experiment (its `[quick]` variant when `quick`) into
-/// `runs_root/<slug>[-quick]-<n>`.
-pub fn reproduce_probe(
-    slug: &str,
-    spec: &Path,
-    text: &str,
-    quick: bool,
-    runs_root: &Path,
-    progress: &mut dyn Progress,
-) -> Result<crate::reproduce::PaperResult, LabError> {
-    let source = spec.display().to_string();
-    let overrides = if quick {
-        crate::spec::Experiment::quick_overrides(text, &source)?
-    } else {
-        Vec::new()
-    };
-    let experiment = ProbeExperiment::from_text(text, &source, &overrides)?;
-    let run_dir = crate::runner::unique_run_dir(
-        runs_root,
-        &format!("{slug}{}", if quick { "-quick" } else { "" }),
-    );
-    let outcome = run_probe(&experiment, &run_dir, None, progress)?;
-    Ok(crate::reproduce::PaperResult {
-        slug: slug.to_string(),
-        run_dir,
-        claims: outcome.claims,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::LabError;
+use crate::probe::{ProbeExperiment, is_probe_spec, run_probe};
 use crate::runner::{Progress, RunOptions, run_experiment, unique_run_dir};
 use crate::spec::{Experiment, Override};
 use crate::summary::ClaimResult;
@@ -69,20 +70,31 @@ pub fn reproduce_paper(
     progress: &mut dyn Progress,
 ) -> Result<PaperResult, LabError> {
     let text = std::fs::read_to_string(spec).map_err(LabError::io(spec))?;
-    if crate::probe::is_probe_spec(&text) {
-        return crate::probe::reproduce_probe(slug, spec, &text, quick, runs_root, progress);
-    }
     let source = spec.display().to_string();
     let overrides: Vec<Override> = if quick {
         Experiment::quick_overrides(&text, &source)?
     } else {
         Vec::new()
     };
+    let run_dir = |root: &Path| {
+        unique_run_dir(
+            root,
+            &format!("{slug}{}", if quick { "-quick" } else { "" }),
+        )
+    };
+    // A probe paper (a `[probe]` table) runs its probe; the others train.
+    if is_probe_spec(&text) {
+        let experiment = ProbeExperiment::from_text(&text, &source, &overrides)?;
+        let run_dir = run_dir(runs_root);
+        let outcome = run_probe(&experiment, &run_dir, None, progress)?;
+        return Ok(PaperResult {
+            slug: slug.to_string(),
+            run_dir,
+            claims: outcome.claims,
+        });
+    }
     let experiment = Experiment::from_text(&text, &source, &overrides)?;
-    let run_dir = unique_run_dir(
-        runs_root,
-        &format!("{slug}{}", if quick { "-quick" } else { "" }),
-    );
+    let run_dir = run_dir(runs_root);
     let options = RunOptions {
         out_dir: run_dir.clone(),
         resume: false,
