@@ -8,7 +8,6 @@ use nonlin::burn::tensor::Device;
 use nonlin::nn::DeviceSpec;
 
 use crate::measurement::BenchError;
-use crate::nonlin_step::StepVariant;
 
 /// A Burn CPU backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +66,9 @@ impl Backend {
         }
     }
 
-    /// The row label: backend, the engine features that change its speed, and the step variant.
-    pub fn engine_name(self, variant: StepVariant) -> String {
+    /// The row label: backend, the engine features that change its speed, and whether the step
+    /// is the lean variant (no accuracy).
+    pub fn engine_name(self, lean: bool) -> String {
         let mut name = String::from(match self {
             Backend::Flex => "nonlin-flex",
             Backend::NdArray => "nonlin-ndarray",
@@ -84,7 +84,7 @@ impl Backend {
         if cfg!(any(feature = "flex-parallel", feature = "ndarray")) && self == Backend::Flex {
             name.push_str("+rayon+simd");
         }
-        if variant == StepVariant::Lean {
+        if lean {
             name.push_str(" (no accuracy)");
         }
         name

@@ -163,7 +163,7 @@ fn drive(args: &Args) -> Result<(), BenchError> {
                 all.push(run_one(
                     round,
                     threads,
-                    &backend.engine_name(variant),
+                    &backend.engine_name(variant == StepVariant::Lean),
                     cmd,
                     args.json,
                 ));

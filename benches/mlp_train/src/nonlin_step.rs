@@ -162,7 +162,7 @@ pub fn measure(
     let mut versions = Map::new();
     versions.insert("burn".into(), Value::from("0.22.1"));
     Ok(Measurement {
-        engine: backend.engine_name(variant),
+        engine: backend.engine_name(variant == StepVariant::Lean),
         threads,
         ms_per_step: median(&mut window_ms),
         loss_first,
