@@ -294,6 +294,11 @@ fn compare_tables_config_differences_and_metrics() {
     );
     assert!(!header.contains("train.batch_size"), "{header}");
     assert!(header.contains("test_accuracy"), "{header}");
+    // The cost columns: parameters (64·32 + 32 + 32·10 + 10 = 2410), seconds per epoch, memory.
+    for cost in ["params", "s_per_epoch", "peak_rss_mb"] {
+        assert!(header.contains(cost), "{header}");
+    }
+    assert!(md.lines().nth(2).unwrap().contains("| 2410 |"), "{md}");
     assert_eq!(md.lines().count(), 2 + 4, "{md}");
 
     let csv = String::from_utf8(

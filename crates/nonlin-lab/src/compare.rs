@@ -1,5 +1,7 @@
 //! `nonlin compare`: one table of every arm of several runs (a sweep folder counts as its finished
-//! points), with the config keys that differ between them and their final metrics.
+//! points), with the config keys that differ between them, their final metrics, and the cost
+//! figures that make arms comparable: trainable parameters, training seconds per epoch, peak
+//! memory (mean ± spread over seeds, like the metrics).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -8,7 +10,7 @@ use serde_json::Value;
 
 use crate::LabError;
 use crate::spec::Experiment;
-use crate::summary::Summary;
+use crate::summary::{Stat, Summary};
 use crate::table::Table;
 
 /// One row of the comparison: a run's arm.
@@ -49,11 +51,12 @@ pub fn compare_with_notes(dirs: &[PathBuf]) -> Result<(Table, Vec<String>), LabE
                 &serde_json::to_value(config).map_err(|e| LabError::Other(e.to_string()))?,
                 &mut flat,
             );
-            let metrics = summary
+            let mut metrics: BTreeMap<String, String> = summary
                 .arms
                 .get(arm)
                 .map(|m| m.iter().map(|(k, s)| (k.clone(), s.display())).collect())
                 .unwrap_or_default();
+            metrics.extend(costs(&summary, arm, config.train.epochs));
             rows.push(Row {
                 run: run.clone(),
                 arm: arm.clone(),
@@ -94,6 +97,32 @@ pub fn compare_with_notes(dirs: &[PathBuf]) -> Result<(Table, Vec<String>), LabE
         table.push_row(cells);
     }
     Ok((table, notes))
+}
+
+/// The cost columns of an arm: `params`, `peak_rss_mb` and, for an epoch budget, `s_per_epoch`
+/// (training seconds over epochs, per seed); a figure the run did not record is left out.
+fn costs(summary: &Summary, arm: &str, epochs: Option<usize>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(figures) = summary.arm_resources.get(arm) {
+        for name in ["params", "peak_rss_mb"] {
+            if let Some(stat) = figures.get(name) {
+                out.push((name.to_string(), stat.display()));
+            }
+        }
+    }
+    if let Some(epochs) = epochs.filter(|&e| e > 0) {
+        let per_epoch: Vec<f64> = summary
+            .resources
+            .iter()
+            .filter(|u| u.arm == arm)
+            .filter_map(|u| u.values.get("train_s"))
+            .map(|s| s / epochs as f64)
+            .collect();
+        if !per_epoch.is_empty() {
+            out.push(("s_per_epoch".to_string(), Stat::of(&per_epoch).display()));
+        }
+    }
+    out
 }
 
 /// Flattens JSON into dotted keys with scalar (or array) values as text.
