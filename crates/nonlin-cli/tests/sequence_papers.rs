@@ -165,3 +165,35 @@ fn bdh_quick_variant_probes_and_generation() {
         assert_eq!(a, sample("1").0, "{arm}: same seed, same text");
     }
 }
+
+/// The feed-forward activation arena of the GPT (`experiments/arena-lm-ffn.toml`): every
+/// registered activation it names builds inside the GPT's feed-forward block and trains to finite
+/// losses, and the learnable ones change the parameter count (PolyNorm and PolyReLU add 4
+/// coefficients per block, CRReLU one epsilon: 2 blocks).
+#[test]
+fn feed_forward_activation_arena_quick_variant() {
+    let Some(data) = nonlin::data::testdata::require_shared("shakespeare") else {
+        return;
+    };
+    let data = data.parent().unwrap().to_path_buf();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ffn");
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/arena-lm-ffn.toml");
+    run_ok(
+        nonlin()
+            .arg("run")
+            .arg(spec)
+            .arg("--quick")
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--out")
+            .arg(&out),
+    );
+    let summary = Summary::read(&out).unwrap();
+    assert_finite(&summary);
+    let params = |arm: &str| summary.arm_resources[arm]["params"].mean;
+    assert_eq!(params("polynorm") - params("gelu"), 8.0);
+    assert_eq!(params("polyrelu") - params("gelu"), 8.0);
+    assert_eq!(params("crrelu") - params("gelu"), 2.0);
+    assert_eq!(summary.claims.len(), 1);
+}
