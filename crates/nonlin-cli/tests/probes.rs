@@ -50,6 +50,8 @@ fn every_probe_paper_runs_its_quick_variant() {
         "mutual_info",
         "zero_cost_nas",
         "grokking",
+        "dense_hebbian",
+        "multitask_hebbian",
     ] {
         let out = run_ok(
             nonlin()

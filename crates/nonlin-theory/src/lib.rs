@@ -59,6 +59,8 @@ probes! {
     rep_geometry => RepGeometry(RepGeometryConfig),
     permutation_ntk => PermutationNtk(PermutationNtkConfig),
     kappa_tune => KappaTune(KappaTuneConfig),
+    dense_hebbian => DenseHebbian(DenseHebbianConfig),
+    multitask_hebbian => MultitaskHebbian(MultitaskHebbianConfig),
     mutual_info => MutualInfo(MutualInfoConfig),
     zero_cost_nas => ZeroCostNas(ZeroCostNasConfig),
     grokking => Grokking(GrokkingConfig),
