@@ -150,3 +150,25 @@ fn noprop_quick_variant_runs_every_variant_and_predicts_through_the_chain() {
         .count();
     assert!(right >= 25, "noprop_dt: {right} of 50");
 }
+
+/// MIP hypernetworks' quick run: every parametrisation trains its primary MLP to better than
+/// chance with finite metrics, and the predicted-weight norms at gamma 0 and 1 are logged.
+#[test]
+fn mip_hypernet_quick_variant_runs_every_parametrisation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("mip");
+    let summary = quick("papers/mip_hypernet.toml", &out);
+    let arms = ["default", "mip", "encoding_only", "residual_only"];
+    assert_all_arms_learn(&summary, &arms, 0.2);
+    for arm in arms {
+        let m = &summary.arms[arm];
+        for key in [
+            "train_loss",
+            "train_hypernet_theta_norm_gamma0",
+            "train_hypernet_theta_norm_gamma1",
+        ] {
+            let v = m[key].mean;
+            assert!(v.is_finite() && v > 0.0, "{arm} {key}: {v}");
+        }
+    }
+}

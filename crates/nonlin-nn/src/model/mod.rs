@@ -270,6 +270,7 @@ models! {
     lstm => Lstm(LstmConfig),
     cafo_cnn => CafoCnn(CafoCnnConfig),
     noprop_net => NopropNet(NopropNetConfig),
+    hypernet => Hypernet(HypernetConfig),
 }
 
 pub use bdh::{BdhStream, GraphStats, graph_stats};
