@@ -154,3 +154,13 @@ fn noprop_quick_variant_runs_every_variant_and_predicts_through_the_chain() {
         .count();
     assert!(right >= 25, "noprop_dt: {right} of 50");
 }
+
+/// Model-free Forward-Forward: the quick variant trains through the black-box physics to a
+/// finite, better-than-chance accuracy, beside its two backprop baselines.
+#[test]
+fn phyff_quick_variant_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("phyff");
+    let summary = quick("papers/phyff.toml", &out);
+    assert_all_arms_learn(&summary, &["phyff", "linear", "bp_mlp"], 0.3);
+}
