@@ -53,7 +53,7 @@ fn normal(state: &mut u64) -> f64 {
 impl PhysicalLayer {
     /// A random layer `inputs -> outputs` drawn from `seed`.
     pub fn random(inputs: usize, outputs: usize, noise: f64, drift: f64, seed: u64) -> Self {
-        let mut rng = seed ^ 0x5EED_0F_F1A5;
+        let mut rng = seed ^ 0x005E_ED0F_F1A5;
         let std = (1.0 / (2.0 * inputs as f64)).sqrt();
         let mut draw = |_| (normal(&mut rng) * std) as f32;
         let re = (0..inputs * outputs).map(&mut draw).collect();
