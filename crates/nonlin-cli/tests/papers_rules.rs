@@ -172,3 +172,13 @@ fn mip_hypernet_quick_variant_runs_every_parametrisation() {
         }
     }
 }
+
+/// Model-free Forward-Forward: the quick variant trains through the black-box physics to a
+/// finite, better-than-chance accuracy, beside its two backprop baselines.
+#[test]
+fn phyff_quick_variant_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("phyff");
+    let summary = quick("papers/phyff.toml", &out);
+    assert_all_arms_learn(&summary, &["phyff", "linear", "bp_mlp"], 0.3);
+}

@@ -167,6 +167,7 @@ mod early_stopping;
 #[cfg(test)]
 mod fixtures;
 pub mod label_diffusion;
+mod physical_layer;
 mod reference_init;
 mod saved_state;
 
@@ -178,6 +179,7 @@ rules! {
     noprop_dt => NopropDt(NopropDtConfig),
     noprop_ct => NopropCt(NopropCtConfig),
     noprop_fm => NopropFm(NopropFmConfig),
+    phyff => Phyff(PhyffConfig),
 }
 
 impl Default for RuleConfig {

@@ -1,0 +1,576 @@
+//! Model-free Forward-Forward for physical networks (PhyFF; Momeni, Rahmani, Malléjac, del Hougne,
+//! Fleury, "Backpropagation-free Training of Deep Physical Neural Networks", arXiv 2304.11042).
+//!
+//! Layer `l` is a black-box [`PhysicalLayer`] `P_l` followed by a trainable digital map:
+//!
+//! `o_l = P_l(x_hat_{l-1})` (measured),  `h_l = relu(W_l o_l + b_l)`,
+//! `G_l = sum_j h_{l,j}^2`,  `L_l = softplus(theta - G_pos) + softplus(G_neg - theta)`,
+//! `x_hat_l = h_l / (sqrt(mean_j h_{l,j}^2) + eps)`,
+//!
+//! positive data = the image with its label written into the first `C` inputs, negative data =
+//! the same image with a uniformly drawn wrong label (Hinton's FF, see `forward_forward`). Each
+//! loss depends on the digital parameters only through measured outputs, so the update needs no
+//! derivative of `P_l` and no model of it: the measurements are host data, and no gradient can
+//! reach the physics or cross a layer. Prediction: the goodness summed over the layers for every
+//! candidate label (argmax = the class), each evaluation a fresh noisy measurement.
+//!
+//! The network is the rule's own (`physical_layers` pairs of `P_l: -> physical_width` and
+//! `W_l: physical_width -> digital_width`); the experiment's model is not used, so any model may be
+//! named. The digital layers are checkpointed as the rule's module `digital`, the physics (with its
+//! drift and its noise generator's state) in the rule's bytes.
+//!
+//! UNCONFIRMED choices (notes §3.1; config fields): the digital map after the physics (the only
+//! placement that is model-free), ReLU on it, the threshold `theta = threshold_per_unit * units`
+//! (Hinton's), the optics-like physics of [`PhysicalLayer`], the label on 1 / off 0.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::GradientsParams;
+use burn::tensor::activation::relu;
+use burn::tensor::{Int, Tensor, TensorData};
+use nonlin_nn::weights::ModuleState;
+use nonlin_nn::{InputSpec, Model, ModelInput};
+use serde::{Deserialize, Serialize};
+
+use super::forward_forward::{Goodness, embed_label, goodness, normalize, threshold_loss};
+use super::physical_layer::PhysicalLayer;
+use super::saved_state::{pack, unpack};
+use super::{LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
+use crate::task::TaskKind;
+use crate::{LearnError, Optimizer, TensorBatch};
+
+/// Configuration of [`Phyff`] (`kind = "phyff"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhyffConfig {
+    /// Number of physical + digital layer pairs (notes: 2).
+    #[serde(default = "layers")]
+    pub physical_layers: usize,
+    /// Outputs of each physical layer (notes: 256).
+    #[serde(default = "physical_width")]
+    pub physical_width: usize,
+    /// Outputs of each digital map W_l (notes: 128).
+    #[serde(default = "digital_width")]
+    pub digital_width: usize,
+    /// sigma_noise, relative measurement noise of the physics (notes: 1%).
+    #[serde(default = "noise")]
+    pub noise: f64,
+    /// Random-walk drift of A per measurement (0: a fixed system).
+    #[serde(default)]
+    pub drift: f64,
+    /// Seed of the physical system (its matrices and noise), independent of the run's seed.
+    #[serde(default)]
+    pub physics_seed: u64,
+    /// theta per unit of a digital layer (UNCONFIRMED: Hinton's 1).
+    #[serde(default = "one")]
+    pub threshold_per_unit: f64,
+    /// eps of the length normalisation between layers.
+    #[serde(default = "eps")]
+    pub norm_eps: f64,
+}
+
+fn layers() -> usize {
+    2
+}
+fn physical_width() -> usize {
+    256
+}
+fn digital_width() -> usize {
+    128
+}
+fn noise() -> f64 {
+    0.01
+}
+fn one() -> f64 {
+    1.0
+}
+fn eps() -> f64 {
+    1e-8
+}
+
+impl Default for PhyffConfig {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("every field has a default")
+    }
+}
+
+impl RuleSpec for PhyffConfig {
+    fn validate(&self) -> Result<(), LearnError> {
+        let bad = |field: &str, reason: String| {
+            Err(LearnError::Config {
+                what: format!("phyff.{field}"),
+                reason,
+            })
+        };
+        for (field, v) in [
+            ("physical_layers", self.physical_layers),
+            ("physical_width", self.physical_width),
+            ("digital_width", self.digital_width),
+        ] {
+            if !(1..=65_536).contains(&v) {
+                return bad(field, format!("must be in 1..=65536, got {v}"));
+            }
+        }
+        if self.physical_layers > 64 {
+            return bad(
+                "physical_layers",
+                format!("must be at most 64, got {}", self.physical_layers),
+            );
+        }
+        for (field, v) in [("noise", self.noise), ("drift", self.drift)] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return bad(field, format!("must be in [0, 1], got {v}"));
+            }
+        }
+        if !(self.threshold_per_unit.is_finite()
+            && self.threshold_per_unit > 0.0
+            && self.threshold_per_unit <= 1e6)
+        {
+            return bad(
+                "threshold_per_unit",
+                format!("must be in (0, 1e6], got {}", self.threshold_per_unit),
+            );
+        }
+        if !(self.norm_eps.is_finite() && self.norm_eps > 0.0 && self.norm_eps <= 1.0) {
+            return bad(
+                "norm_eps",
+                format!("must be in (0, 1], got {}", self.norm_eps),
+            );
+        }
+        Ok(())
+    }
+
+    fn build(&self, context: &RuleContext<'_>) -> Result<Box<dyn LearningRule<Model>>, LearnError> {
+        Ok(Box::new(Phyff::new(self, context)?))
+    }
+}
+
+/// The trainable digital maps `W_l`.
+#[derive(Module, Debug)]
+pub struct Digital {
+    layers: Vec<Linear>,
+}
+
+/// Counters and the physical system, checkpointed with the rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Progress {
+    steps: u64,
+    /// Wrong-label generator state.
+    rng: u64,
+    physics: Vec<PhysicalLayer>,
+}
+
+/// The model-free Forward-Forward rule.
+pub struct Phyff {
+    config: PhyffConfig,
+    optimizer: Optimizer,
+    /// Taken out during a step and put back after it.
+    digital: Option<Digital>,
+    /// The physics, behind a lock because a prediction (`&self`) measures too.
+    progress: std::sync::Mutex<Progress>,
+    classes: usize,
+}
+
+/// One physical + digital layer: measure `z` (host data, `[rows, inputs]`), then `relu(W o + b)`.
+/// The measurement enters the graph as a fresh leaf: no gradient reaches `z` or the physics.
+///
+/// # Shapes
+/// - z: `[rows, inputs]`
+/// - returns: `[rows, digital_width]`
+pub fn physical_forward(physics: &mut PhysicalLayer, digital: &Linear, z: Tensor<2>) -> Tensor<2> {
+    let [rows, _] = z.dims();
+    let device = z.device();
+    let host: Vec<f32> = z
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec()
+        .expect("f32 data");
+    let measured = physics.measure(&host, rows);
+    let o = Tensor::<2>::from_data(
+        TensorData::new(measured, [rows, physics.outputs()]),
+        &device,
+    );
+    relu(digital.forward(o))
+}
+
+impl Phyff {
+    /// The rule for the task of `context` (its model is not used).
+    pub fn new(config: &PhyffConfig, context: &RuleContext<'_>) -> Result<Self, LearnError> {
+        config.validate()?;
+        let unsupported = |reason: String| LearnError::Unsupported {
+            rule: "phyff".into(),
+            reason,
+        };
+        if context.task != TaskKind::Classification {
+            return Err(unsupported(format!(
+                "it trains classifiers, and this task is {:?}",
+                context.task
+            )));
+        }
+        let InputSpec::Real { shape } = &context.io.input else {
+            return Err(unsupported("it needs real-valued inputs".into()));
+        };
+        let features: usize = shape.iter().product();
+        let classes = context.io.output_width();
+        if features < classes {
+            return Err(unsupported(format!(
+                "the label is written into the first {classes} inputs, and samples have {features}"
+            )));
+        }
+        let c = config;
+        let mut physics = Vec::new();
+        let mut layers = Vec::new();
+        let mut inputs = features;
+        for l in 0..c.physical_layers {
+            physics.push(PhysicalLayer::random(
+                inputs,
+                c.physical_width,
+                c.noise,
+                c.drift,
+                c.physics_seed
+                    .wrapping_mul(1_000_003)
+                    .wrapping_add(l as u64),
+            ));
+            layers.push(LinearConfig::new(c.physical_width, c.digital_width).init(context.device));
+            inputs = c.digital_width;
+        }
+        Ok(Self {
+            config: config.clone(),
+            optimizer: context.optimizer.build()?,
+            digital: Some(Digital { layers }),
+            progress: std::sync::Mutex::new(Progress {
+                steps: 0,
+                rng: c.physics_seed ^ 0xFF_1AB,
+                physics,
+            }),
+            classes,
+        })
+    }
+
+    fn digital(&self) -> &Digital {
+        self.digital
+            .as_ref()
+            .expect("the digital layers are put back after every step")
+    }
+
+    /// The digital layers' activities `h_l` for inputs `x` (length-normalised first).
+    fn activities(
+        &self,
+        digital: &Digital,
+        physics: &mut [PhysicalLayer],
+        x: Tensor<2>,
+    ) -> Vec<Tensor<2>> {
+        let eps = self.config.norm_eps;
+        let mut z = normalize(x, eps);
+        let mut out = Vec::new();
+        for (p, w) in physics.iter_mut().zip(&digital.layers) {
+            let h = physical_forward(p, w, z);
+            z = normalize(h.clone().detach(), eps);
+            out.push(h);
+        }
+        out
+    }
+
+    /// A wrong label per row, `y + k mod C`, `k` uniform in `1..C`, from the rule's generator.
+    fn wrong_labels(&self, labels: &Tensor<1, Int>, rng: &mut u64) -> Tensor<1, Int> {
+        let y: Vec<i64> = labels
+            .clone()
+            .into_data()
+            .convert::<i64>()
+            .try_to_vec()
+            .expect("int data");
+        let c = self.classes as u64;
+        let wrong: Vec<i64> = y
+            .iter()
+            .map(|&y| {
+                *rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let k = 1 + (*rng >> 33) % (c - 1);
+                ((y as u64 + k) % c) as i64
+            })
+            .collect();
+        let n = wrong.len();
+        Tensor::<1, Int>::from_data(TensorData::new(wrong, [n]), &labels.device())
+    }
+}
+
+impl LearningRule<Model> for Phyff {
+    fn name(&self) -> &str {
+        "phyff"
+    }
+
+    fn step(
+        &mut self,
+        model: Model,
+        batch: &TensorBatch,
+        lr: f64,
+    ) -> Result<(Model, Metrics), LearnError> {
+        let labels = batch.labels("phyff")?;
+        let x = batch.features("phyff")?;
+        let [rows, _] = x.dims();
+        let mut progress = self.progress.lock().expect("no poisoned lock").clone();
+        let wrong = self.wrong_labels(&labels, &mut progress.rng);
+        let embed = |y| embed_label(x.clone(), Some(y), self.classes, 1.0, 0.0, 0.0);
+        let stacked = Tensor::cat(vec![embed(labels), embed(wrong)], 0);
+        let digital = self.digital.take().expect("digital layers present");
+        let activities = self.activities(&digital, &mut progress.physics, stacked);
+        let mut metrics = Metrics::new();
+        let mut total = None;
+        for (l, h) in activities.into_iter().enumerate() {
+            let theta = self.config.threshold_per_unit * h.dims()[1] as f64;
+            let g = goodness(h, Goodness::Sum);
+            let loss = threshold_loss(g.clone().narrow(0, 0, rows), g.narrow(0, rows, rows), theta);
+            metrics.insert(format!("loss_layer{l}"), loss.clone().into_scalar::<f64>());
+            total = Some(match total {
+                None => loss,
+                Some(t) => t + loss,
+            });
+        }
+        let total: Tensor<1> = total.expect("at least one layer");
+        metrics.insert("loss".into(), total.clone().into_scalar::<f64>());
+        let mut grads = total.backward();
+        let grads = GradientsParams::from_module(&mut grads, &digital);
+        let (digital, _) = self.optimizer.step(lr, digital, grads);
+        self.digital = Some(digital);
+        progress.steps += 1;
+        *self.progress.lock().expect("no poisoned lock") = progress;
+        Ok((model, metrics))
+    }
+
+    /// The goodness summed over the layers for every candidate label: `[batch, classes]`.
+    fn predict(&self, _model: &Model, input: &ModelInput) -> Result<Tensor<2>, LearnError> {
+        let x = input.real("phyff")?;
+        let [rows, _] = x.dims();
+        let device = x.device();
+        let digital = self.digital().valid();
+        let mut progress = self.progress.lock().expect("no poisoned lock");
+        let mut columns = Vec::with_capacity(self.classes);
+        for class in 0..self.classes {
+            let labels = Tensor::<1, Int>::full([rows], class as i64, &device);
+            let embedded = embed_label(x.clone(), Some(labels), self.classes, 1.0, 0.0, 0.0);
+            let total = self
+                .activities(&digital, &mut progress.physics, embedded)
+                .into_iter()
+                .map(|h| goodness(h, Goodness::Sum))
+                .reduce(|a, b| a + b)
+                .expect("at least one layer");
+            columns.push(total.unsqueeze_dim::<2>(1));
+        }
+        Ok(Tensor::cat(columns, 1))
+    }
+
+    fn save_state(&self) -> Result<RuleState, LearnError> {
+        let progress = self.progress.lock().expect("no poisoned lock").clone();
+        Ok(RuleState {
+            bytes: pack(&progress, &[self.optimizer.to_bytes()?])?,
+            modules: vec![ModuleState::capture("digital", self.digital())?],
+        })
+    }
+
+    fn load_state(&mut self, state: RuleState) -> Result<(), LearnError> {
+        let (progress, blobs): (Progress, _) = unpack("phyff", &state.bytes)?;
+        let [optimizer] = blobs.as_slice() else {
+            return Err(LearnError::State {
+                rule: "phyff".into(),
+                reason: format!("expected 1 optimizer state, found {}", blobs.len()),
+            });
+        };
+        self.optimizer.load_bytes(optimizer)?;
+        let fresh = self.digital.take().expect("digital layers present");
+        self.digital = Some(state.module("phyff", "digital")?.restore(fresh)?);
+        *self.progress.lock().expect("no poisoned lock") = progress;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Device;
+
+    use super::*;
+
+    /// No gradient crosses the physics: the input of a physical layer gets none, the digital
+    /// weights after it do (the negative control: the same graph through a digital op instead of
+    /// the measurement does pass a gradient to the input).
+    #[test]
+    fn no_gradient_through_the_physics() {
+        let device = Device::flex().autodiff();
+        let mut p = PhysicalLayer::random(3, 4, 0.01, 0.0, 0);
+        let w = LinearConfig::new(4, 2).init(&device);
+        let x = Tensor::<2>::from_floats([[1.0, -2.0, 0.5]], &device).require_grad();
+        let h = physical_forward(&mut p, &w, x.clone() * 2.0);
+        let grads = goodness(h, Goodness::Sum).sum().backward();
+        assert!(
+            x.grad(&grads).is_none(),
+            "a gradient reached the physics' input"
+        );
+        assert!(
+            w.weight.grad(&grads).is_some(),
+            "the digital map must get a gradient"
+        );
+        // Negative control: a differentiable stand-in passes the gradient.
+        let stand_in = LinearConfig::new(3, 4).init(&device);
+        let h = relu(w.forward(stand_in.forward(x.clone() * 2.0)));
+        let grads = goodness(h, Goodness::Sum).sum().backward();
+        assert!(x.grad(&grads).is_some());
+    }
+
+    /// Goodness by hand through one noise-free layer: A = [[1 + i, 0], [0, 2]], x = (1, 3)
+    /// -> o = (2, 36); W = [[1, 0], [-1, 0.5]] (rows = outputs), b = 0: h = relu(2, -2 + 18) =
+    /// (2, 16), G = 4 + 256 = 260; theta = 2 (1 per unit): the threshold loss of this row as a
+    /// positive and as a negative is (softplus(2 - 260) + softplus(260 - 2)) / 2 = (0 + 258) / 2
+    /// = 129.
+    #[test]
+    fn goodness_by_hand() {
+        let device = Device::flex();
+        let mut p = PhysicalLayer::from_matrix(
+            2,
+            vec![1.0, 0.0, 0.0, 2.0],
+            vec![1.0, 0.0, 0.0, 0.0],
+            0.0,
+            0,
+        );
+        let mut w = LinearConfig::new(2, 2).init(&device);
+        // burn's Linear stores [in, out].
+        w.weight = burn::module::Param::from_tensor(Tensor::<2>::from_floats(
+            [[1.0, -1.0], [0.0, 0.5]],
+            &device,
+        ));
+        w.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::zeros(
+            [2],
+            &device,
+        )));
+        let x = Tensor::<2>::from_floats([[1.0, 3.0]], &device);
+        let h = physical_forward(&mut p, &w, x);
+        let hv: Vec<f32> = h.clone().into_data().try_to_vec().unwrap();
+        assert_eq!(hv, vec![2.0, 16.0]);
+        let g = goodness(h, Goodness::Sum);
+        assert_eq!(g.clone().into_scalar::<f64>(), 260.0);
+        let loss = threshold_loss(g.clone(), g, 2.0).into_scalar::<f64>();
+        assert!((loss - 129.0).abs() < 1e-4, "{loss}");
+    }
+
+    #[test]
+    fn bad_configs_are_errors() {
+        let ok = PhyffConfig::default();
+        ok.validate().unwrap();
+        for (field, c) in [
+            (
+                "physical_layers",
+                PhyffConfig {
+                    physical_layers: 0,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "physical_layers",
+                PhyffConfig {
+                    physical_layers: 1000,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "physical_width",
+                PhyffConfig {
+                    physical_width: 0,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "physical_width",
+                PhyffConfig {
+                    physical_width: 10_000_000,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "digital_width",
+                PhyffConfig {
+                    digital_width: 0,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "noise",
+                PhyffConfig {
+                    noise: -0.1,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "noise",
+                PhyffConfig {
+                    noise: f64::NAN,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "noise",
+                PhyffConfig {
+                    noise: 1e9,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "drift",
+                PhyffConfig {
+                    drift: -1.0,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "drift",
+                PhyffConfig {
+                    drift: f64::INFINITY,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "threshold_per_unit",
+                PhyffConfig {
+                    threshold_per_unit: 0.0,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "threshold_per_unit",
+                PhyffConfig {
+                    threshold_per_unit: -1.0,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "threshold_per_unit",
+                PhyffConfig {
+                    threshold_per_unit: f64::NAN,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "threshold_per_unit",
+                PhyffConfig {
+                    threshold_per_unit: 1e12,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "norm_eps",
+                PhyffConfig {
+                    norm_eps: 0.0,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "norm_eps",
+                PhyffConfig {
+                    norm_eps: f64::NAN,
+                    ..ok.clone()
+                },
+            ),
+        ] {
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+    }
+}
