@@ -270,9 +270,11 @@ models! {
     lstm => Lstm(LstmConfig),
     cafo_cnn => CafoCnn(CafoCnnConfig),
     noprop_net => NopropNet(NopropNetConfig),
+    gcn => Gcn(GcnConfig),
 }
 
 pub use bdh::{BdhStream, GraphStats, graph_stats};
+pub use gcn::normalized_adjacency;
 pub use gpt::Positions;
 
 #[cfg(test)]
