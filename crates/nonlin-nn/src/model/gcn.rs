@@ -233,7 +233,7 @@ mod tests {
         // Â x with x = (1, 2, 3): 0.5 + 2/sqrt6 = 1.316497, 1/sqrt6 + 2/3 + 3/sqrt6 = 2.299660,
         // 2/sqrt6 + 1.5 = 2.316497; times W = 2, plus b = 1; rows asked in order (2, 0, 1)
         let out = model.forward_input(&input).unwrap().into_data().try_to_vec::<f32>().unwrap();
-        let want = [2.0 * 2.316497 + 1.0, 2.0 * 1.316497 + 1.0, 2.0 * 2.299660 + 1.0];
+        let want = [2.0 * 2.316497 + 1.0, 2.0 * 1.316497 + 1.0, 2.0 * 2.29966 + 1.0];
         for (g, w) in out.iter().zip(want) {
             assert!((g - w).abs() < 1e-5, "{out:?}");
         }

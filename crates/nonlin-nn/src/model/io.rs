@@ -71,6 +71,9 @@ impl ModelIo {
 }
 
 /// A batch of model inputs on a device.
+// A graph is passed once per step or evaluation, so its size does not matter; boxing it would
+// change every match on the other variants.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ModelInput {
     /// `[batch, features]`, each sample flattened row-major from its [`InputSpec::Real`] shape.
