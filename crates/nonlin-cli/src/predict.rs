@@ -58,6 +58,11 @@ pub fn predict(args: Args) -> Result<ExitCode, LabError> {
     let io = &unit.task.io;
     let mut outputs: Vec<f32> = Vec::new();
     match &io.input {
+        InputSpec::Graph { .. } => {
+            return Err(LabError::Other(
+                "this model classifies the nodes of its training graph; predictions of new graphs are not supported (its test metrics are in the run's results)".into(),
+            ));
+        }
         InputSpec::Real { shape } => {
             let want: usize = shape.iter().product();
             if row != want {

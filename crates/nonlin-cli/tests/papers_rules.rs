@@ -182,3 +182,20 @@ fn phyff_quick_variant_runs() {
     let summary = quick("papers/phyff.toml", &out);
     assert_all_arms_learn(&summary, &["phyff", "linear", "bp_mlp"], 0.3);
 }
+
+#[test]
+fn forwardgnn_quick_variant_trains_a_gcn_on_the_block_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("fgnn");
+    let summary = quick("papers/forwardgnn.toml", &out);
+    // 5 classes: chance 0.2
+    assert_all_arms_learn(&summary, &["bp_gcn", "mlp"], 0.2);
+    // the graph carries the labels: the GCN beats the graph-free MLP
+    let acc = |arm: &str| summary.arms[arm]["test_accuracy"].mean;
+    assert!(
+        acc("bp_gcn") > acc("mlp"),
+        "{} vs {}",
+        acc("bp_gcn"),
+        acc("mlp")
+    );
+}

@@ -24,6 +24,7 @@ mod mnist;
 mod modular;
 mod npy;
 mod rng;
+mod sbm;
 mod smooth;
 mod spirals;
 mod split;
@@ -50,6 +51,7 @@ pub use mnist::{
 pub use modular::modular_addition;
 pub use npy::{NpyArray, NpyData, parse_npy, read_npy, write_npy_f32, write_npy_f64};
 pub use rng::{Rng, RngState, derive_seed};
+pub use sbm::{SbmConfig, SbmGraph};
 pub use smooth::{SmoothFunction, smooth_regression};
 pub use spirals::two_spirals;
 pub use split::split_indices;

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use nonlin_data::{
     Dataset, FitFunction, HeaderMode, MarkovRecall, MarkovRecallConfig, MnistPart, NpyData,
-    Targets, TextCorpus, Vocab, function_fit, load_digits, load_mnist, locate, modular_addition,
-    read_csv_matrix, read_npy, smooth_regression, split_indices, two_spirals,
+    SbmConfig, Targets, TextCorpus, Vocab, function_fit, load_digits, load_mnist, locate,
+    modular_addition, read_csv_matrix, read_npy, smooth_regression, split_indices, two_spirals,
 };
 use nonlin_learn::task::{
-    Classification, LanguageModel, LengthExtrapolation, Regression, Task, TextSplits,
+    Classification, LanguageModel, LengthExtrapolation, NodeClassification, NodeMasks, Regression,
+    Task, TextSplits,
 };
 
 use crate::LabError;
@@ -96,6 +97,22 @@ pub fn load_task(
             *validation,
         )?));
     }
+    if let (
+        Some(generator),
+        DataConfig::Sbm {
+            test_fraction,
+            validation,
+            ..
+        },
+    ) = (config.sbm(), config)
+    {
+        return Ok(Box::new(sbm_task(
+            &generator,
+            *test_fraction,
+            *validation,
+            split_seed,
+        )?));
+    }
     let splits = load_splits(config, split_seed, data_dir)?;
     Ok(match config.task() {
         nonlin_learn::TaskKind::Regression => Box::new(Regression::new(
@@ -109,6 +126,55 @@ pub fn load_task(
             splits.test,
         )?),
     })
+}
+
+/// A stochastic-block-model graph with its node masks: `validation` and `test_fraction` of the
+/// nodes (drawn from `split_seed`), the rest train; a mask that would be empty is an error.
+fn sbm_task(
+    generator: &SbmConfig,
+    test_fraction: f64,
+    validation: f64,
+    split_seed: u64,
+) -> Result<NodeClassification, LabError> {
+    let graph = generator.generate()?;
+    let n = graph.nodes();
+    let mut fractions = vec![1.0 - test_fraction - validation];
+    if validation > 0.0 {
+        fractions.push(validation);
+    }
+    fractions.push(test_fraction);
+    let empty = |part: &str| LabError::EmptySplit {
+        keys: "data.nodes / data.test_fraction / data.validation".into(),
+        reason: format!("the {part} mask of {n} nodes would be empty"),
+    };
+    if fractions[0] <= 1e-9 {
+        return Err(empty("train"));
+    }
+    let mut parts = split_indices(n, &fractions, split_seed)?;
+    let test = parts.pop().expect("a test part");
+    let validation = (validation > 0.0).then(|| parts.pop().expect("a validation part"));
+    let train = parts.pop().expect("a train part");
+    for (name, part) in [
+        ("train", Some(&train)),
+        ("validation", validation.as_ref()),
+        ("test", Some(&test)),
+    ] {
+        if part.is_some_and(Vec::is_empty) {
+            return Err(empty(name));
+        }
+    }
+    Ok(NodeClassification::new(
+        graph.features,
+        graph.feature_dim,
+        &graph.edges,
+        graph.labels,
+        graph.classes,
+        NodeMasks {
+            train,
+            validation,
+            test,
+        },
+    )?)
 }
 
 /// The file of a named text data set found by [`locate`].
@@ -254,6 +320,9 @@ pub fn load_splits(
         }
         DataConfig::Text { .. } | DataConfig::MarkovRecall { .. } => Err(LabError::Other(
             "a token sequence task is not a set of samples".into(),
+        )),
+        DataConfig::Sbm { .. } => Err(LabError::Other(
+            "a node-classification graph is not a set of samples".into(),
         )),
     }
 }
@@ -465,6 +534,42 @@ mod tests {
         assert_eq!(a.test.targets, b.test.targets);
         let c = load_splits(&config, 1, None).unwrap();
         assert_ne!(a.test.x, c.test.x);
+    }
+
+    fn sbm(nodes: usize, test_fraction: f64, validation: f64) -> DataConfig {
+        DataConfig::Sbm {
+            nodes,
+            classes: 2,
+            p_in: 0.5,
+            p_out: 0.1,
+            features: 4,
+            separation: 1.0,
+            noise: 1.0,
+            seed: 0,
+            test_fraction,
+            validation,
+        }
+    }
+
+    #[test]
+    fn sbm_masks_are_disjoint_complete_and_never_empty() {
+        let task = load_task(&sbm(100, 0.2, 0.16), 0, None).unwrap();
+        // 64 / 16 / 20 of 100 nodes; one training item, the whole graph
+        assert_eq!(task.train_len(), 1);
+        assert_eq!(task.split_len(nonlin_learn::task::Split::Validation), 16);
+        assert_eq!(task.split_len(nonlin_learn::task::Split::Test), 20);
+        // 3 nodes: 0.2 of them rounds to 1 test node, 0.16 to 0 validation nodes
+        let e = load_task(&sbm(3, 0.2, 0.16), 0, None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("validation mask"), "{e}");
+        let e = load_task(&sbm(2, 0.2, 0.0), 0, None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("test mask"), "{e}");
+        assert!(load_task(&sbm(0, 0.2, 0.16), 0, None).is_err());
     }
 
     #[test]

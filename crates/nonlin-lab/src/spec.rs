@@ -55,6 +55,32 @@ pub enum DataConfig {
         #[serde(default)]
         validation: f64,
     },
+    /// Transductive node classification on a seeded stochastic block model with node features
+    /// (`nonlin_data::SbmConfig`, the ForwardGNN CPU target): one graph; `validation` and
+    /// `test_fraction` of the nodes, drawn from `split_seed`, are the validation and test masks.
+    Sbm {
+        #[serde(default = "sbm_nodes")]
+        nodes: usize,
+        #[serde(default = "sbm_classes")]
+        classes: usize,
+        #[serde(default = "sbm_p_in")]
+        p_in: f64,
+        #[serde(default = "sbm_p_out")]
+        p_out: f64,
+        #[serde(default = "sbm_features")]
+        features: usize,
+        #[serde(default = "sbm_separation")]
+        separation: f64,
+        #[serde(default = "one_f64")]
+        noise: f64,
+        /// Seed of the graph and its features.
+        #[serde(default)]
+        seed: u64,
+        #[serde(default = "fifth")]
+        test_fraction: f64,
+        #[serde(default = "sbm_validation")]
+        validation: f64,
+    },
     /// All pairs (a, b) labelled (a + b) mod p; `train_fraction` of them train, the rest test.
     ModularAddition {
         p: usize,
@@ -191,6 +217,7 @@ impl DataConfig {
             DataConfig::Mnist { .. }
             | DataConfig::Digits { .. }
             | DataConfig::TwoSpirals { .. }
+            | DataConfig::Sbm { .. }
             | DataConfig::ModularAddition { .. }
             | DataConfig::Files {
                 task: FilesTask::Classification,
@@ -207,12 +234,41 @@ impl DataConfig {
         }
     }
 
+    /// The generator of an `sbm` data set; `None` for others.
+    pub fn sbm(&self) -> Option<nonlin_data::SbmConfig> {
+        let DataConfig::Sbm {
+            nodes,
+            classes,
+            p_in,
+            p_out,
+            features,
+            separation,
+            noise,
+            seed,
+            ..
+        } = *self
+        else {
+            return None;
+        };
+        Some(nonlin_data::SbmConfig {
+            nodes,
+            classes,
+            p_in,
+            p_out,
+            features,
+            separation,
+            noise,
+            seed,
+        })
+    }
+
     /// Whether a validation split is asked for.
     pub fn has_validation(&self) -> bool {
         match *self {
             DataConfig::Mnist { validation, .. }
             | DataConfig::Digits { validation, .. }
             | DataConfig::TwoSpirals { validation, .. }
+            | DataConfig::Sbm { validation, .. }
             | DataConfig::ModularAddition { validation, .. }
             | DataConfig::SmoothRegression { validation, .. }
             | DataConfig::FunctionFit { validation, .. }
@@ -237,6 +293,31 @@ fn half() -> f64 {
 }
 fn tenth() -> f64 {
     0.1
+}
+fn fifth() -> f64 {
+    0.2
+}
+fn sbm_nodes() -> usize {
+    nonlin_data::SbmConfig::default().nodes
+}
+fn sbm_classes() -> usize {
+    nonlin_data::SbmConfig::default().classes
+}
+fn sbm_p_in() -> f64 {
+    nonlin_data::SbmConfig::default().p_in
+}
+fn sbm_p_out() -> f64 {
+    nonlin_data::SbmConfig::default().p_out
+}
+fn sbm_features() -> usize {
+    nonlin_data::SbmConfig::default().features
+}
+fn sbm_separation() -> f64 {
+    nonlin_data::SbmConfig::default().separation
+}
+/// ForwardGNN's 64 / 16 / 20 node split.
+fn sbm_validation() -> f64 {
+    0.16
 }
 fn spiral_points() -> usize {
     500
@@ -1007,6 +1088,19 @@ fn validate_run(config: &RunConfig) -> Result<(), (String, String)> {
                 .parse::<nonlin_data::FitFunction>()
                 .map_err(|e| ("data.function".to_string(), e.to_string()))?;
         }
+        DataConfig::Sbm {
+            test_fraction,
+            validation,
+            ..
+        } => {
+            test_and_validation(*test_fraction, *validation)?;
+            config
+                .data
+                .sbm()
+                .expect("an sbm data config")
+                .validate()
+                .map_err(|(key, why)| (format!("data.{key}"), why))?;
+        }
         DataConfig::ModularAddition {
             p,
             train_fraction,
@@ -1317,6 +1411,43 @@ steps = 10
             "{text}\n[[claim]]\nname = \"c\"\nmetric = \"test_bpc\"\nop = \"<\"\nthan_metric = \"test_bigram_loss\"\n"
         );
         assert!(Experiment::from_text(&claim, "t.toml", &[]).is_ok());
+    }
+
+    /// The stochastic-block-model data set: every field's bad values name the field.
+    #[test]
+    fn sbm_fields_reject_bad_values() {
+        let sbm = r#"
+name = "g"
+[data]
+dataset = "sbm"
+[model]
+kind = "gcn"
+hidden = [8]
+[train]
+lr = 0.01
+epochs = 1
+"#;
+        assert!(Experiment::from_text(sbm, "g.toml", &[]).is_ok());
+        for (o, key) in [
+            ("data.nodes=0", "data.nodes"),
+            ("data.classes=1", "data.classes"),
+            ("data.features=0", "data.features"),
+            ("data.p_in=1.5", "data.p_in"),
+            ("data.p_in=-0.5", "data.p_in"),
+            ("data.p_in=nan", "data.p_in"),
+            ("data.p_out=nan", "data.p_out"),
+            ("data.p_out=2.0", "data.p_out"),
+            ("data.separation=nan", "data.separation"),
+            ("data.noise=-1.0", "data.noise"),
+            ("data.noise=inf", "data.noise"),
+            ("data.test_fraction=0.0", "data.test_fraction"),
+            ("data.validation=0.9", "data.validation"),
+            ("data.validation=nan", "data.validation"),
+        ] {
+            let o = Override::parse(o).unwrap();
+            let e = Experiment::from_text(sbm, "g.toml", std::slice::from_ref(&o)).unwrap_err();
+            assert!(e.to_string().contains(key), "{o:?}: {e}");
+        }
     }
 
     #[test]

@@ -7,11 +7,13 @@
 mod classification;
 mod language_model;
 mod length_extrapolation;
+mod node_classification;
 mod regression;
 
 pub use classification::Classification;
 pub use language_model::{LanguageModel, TextSplits};
 pub use length_extrapolation::{LENGTH_MULTIPLES, LengthExtrapolation};
+pub use node_classification::{NodeClassification, NodeMasks};
 pub use regression::Regression;
 
 use burn::tensor::{Device, Tensor};

@@ -116,6 +116,9 @@ impl MinimalTransformerConfig {
                     context: *context,
                 })
             }
+            InputSpec::Graph { .. } => Err(NnError::BadConfig(
+                "minimal_transformer reads tokens or images, not a graph".into(),
+            )),
             InputSpec::Real { shape } => {
                 let (channels, height, width) = match shape.as_slice() {
                     [c, h, w] => (*c, *h, *w),

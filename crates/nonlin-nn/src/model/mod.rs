@@ -271,9 +271,11 @@ models! {
     cafo_cnn => CafoCnn(CafoCnnConfig),
     noprop_net => NopropNet(NopropNetConfig),
     hypernet => Hypernet(HypernetConfig),
+    gcn => Gcn(GcnConfig),
 }
 
 pub use bdh::{BdhStream, GraphStats, graph_stats};
+pub use gcn::normalized_adjacency;
 pub use gpt::Positions;
 
 #[cfg(test)]
