@@ -287,7 +287,7 @@ mod tests {
     fn registry_names_are_serde_kinds() {
         for name in ModelConfig::NAMES {
             let text = match *name {
-                "mlp" | "kan" | "s_kan" | "quadratic_mlp" | "shift_mlp" => {
+                "mlp" | "kan" | "s_kan" | "quadratic_mlp" | "shift_mlp" | "gcn" => {
                     format!("kind = \"{name}\"\nhidden = [4]")
                 }
                 _ => format!("kind = \"{name}\""),
