@@ -105,7 +105,7 @@ fn unit(field: &'static str, value: f64, zero_ok: bool) -> Result<(), TheoryErro
 
 /// Checks that an order is even and in 2..=16.
 fn even_order(field: &'static str, p: u32) -> Result<(), TheoryError> {
-    if p >= 2 && p <= 16 && p % 2 == 0 {
+    if (2..=16).contains(&p) && p.is_multiple_of(2) {
         Ok(())
     } else {
         Err(TheoryError::config(
