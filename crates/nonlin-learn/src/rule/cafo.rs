@@ -39,7 +39,6 @@ use serde::{Deserialize, Serialize};
 use super::early_stopping::{self, Better, EarlyStopping};
 use super::saved_state::{pack, unpack};
 use super::{EpochEnd, LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
-use crate::task::TaskKind;
 use crate::{LearnError, Optimizer, OptimizerSetup, Target, TensorBatch};
 
 /// How the blocks are obtained.
@@ -183,12 +182,7 @@ impl Cafo {
             rule: "cafo".into(),
             reason,
         };
-        if context.task != TaskKind::Classification {
-            return Err(unsupported(format!(
-                "it trains classifiers, and this task is {:?}",
-                context.task
-            )));
-        }
+        context.require_classification("cafo")?;
         let blocks = context
             .model
             .blocks()

@@ -50,7 +50,6 @@ use super::early_stopping::{self, Better, EarlyStopping};
 use super::reference_init::{Init, mlp_layer, reinit};
 use super::saved_state::{pack, unpack};
 use super::{EpochEnd, LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
-use crate::task::TaskKind;
 use crate::{LearnError, Optimizer, OptimizerSetup, Target, TensorBatch};
 
 /// How goodness is measured from a layer's activities.
@@ -277,12 +276,7 @@ impl ForwardForward {
             rule: "forward_forward".into(),
             reason,
         };
-        if context.task != TaskKind::Classification {
-            return Err(unsupported(format!(
-                "it trains classifiers, and this task is {:?}",
-                context.task
-            )));
-        }
+        context.require_classification("forward_forward")?;
         let Model::Mlp(mlp) = context.model else {
             return Err(unsupported("it trains the hidden layers of an mlp".into()));
         };

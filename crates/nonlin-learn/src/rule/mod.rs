@@ -110,6 +110,19 @@ pub struct RuleContext<'a> {
     pub data: Option<&'a dyn crate::task::Task>,
 }
 
+impl RuleContext<'_> {
+    /// Refuses any task but classification for `rule`, a rule that trains classifiers.
+    pub(crate) fn require_classification(&self, rule: &str) -> Result<(), LearnError> {
+        if self.task == TaskKind::Classification {
+            return Ok(());
+        }
+        Err(LearnError::Unsupported {
+            rule: rule.into(),
+            reason: format!("it trains classifiers, and this task is {:?}", self.task),
+        })
+    }
+}
+
 /// A rule's config: checked at load time, built once the model exists.
 pub trait RuleSpec {
     /// Checks the ranges of the config.

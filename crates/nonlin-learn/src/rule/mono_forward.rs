@@ -39,7 +39,6 @@ use super::early_stopping::{self, Better, EarlyStopping};
 use super::reference_init::{Init, mlp_layer, reinit};
 use super::saved_state::{pack, unpack};
 use super::{EpochEnd, LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
-use crate::task::TaskKind;
 use crate::{LearnError, Optimizer, OptimizerSetup, Target, TensorBatch};
 
 /// How Mono-Forward schedules its layers.
@@ -151,12 +150,7 @@ impl MonoForward {
             rule: "mono_forward".into(),
             reason,
         };
-        if context.task != TaskKind::Classification {
-            return Err(unsupported(format!(
-                "it trains classifiers, and this task is {:?}",
-                context.task
-            )));
-        }
+        context.require_classification("mono_forward")?;
         let blocks = context
             .model
             .blocks()

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::label_diffusion::{cosine_alpha_bars, kl_to_standard, posterior, snr};
 use super::saved_state::{pack, unpack};
 use super::{LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
-use crate::task::{Task, TaskKind};
+use crate::task::Task;
 use crate::{LearnError, Optimizer, Target, TensorBatch};
 
 /// Configuration of [`NopropDt`] (`kind = "noprop_dt"`); T is the model's number of blocks.
@@ -112,12 +112,7 @@ pub(crate) fn noprop_net<'m>(
         rule: rule.into(),
         reason,
     };
-    if context.task != TaskKind::Classification {
-        return Err(unsupported(format!(
-            "it trains classifiers, and this task is {:?}",
-            context.task
-        )));
-    }
+    context.require_classification(rule)?;
     match context.model {
         Model::NopropNet(net) => Ok(net),
         _ => Err(unsupported(

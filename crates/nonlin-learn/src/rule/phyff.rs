@@ -36,7 +36,6 @@ use super::forward_forward::{Goodness, embed_label, goodness, normalize, thresho
 use super::physical_layer::PhysicalLayer;
 use super::saved_state::{pack, unpack};
 use super::{LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
-use crate::task::TaskKind;
 use crate::{LearnError, Optimizer, TensorBatch};
 
 /// Configuration of [`Phyff`] (`kind = "phyff"`).
@@ -201,12 +200,7 @@ impl Phyff {
             rule: "phyff".into(),
             reason,
         };
-        if context.task != TaskKind::Classification {
-            return Err(unsupported(format!(
-                "it trains classifiers, and this task is {:?}",
-                context.task
-            )));
-        }
+        context.require_classification("phyff")?;
         let InputSpec::Real { shape } = &context.io.input else {
             return Err(unsupported("it needs real-valued inputs".into()));
         };
