@@ -365,7 +365,9 @@ impl Network for Hypernet {
     fn forward_input(&self, input: &ModelInput) -> Result<Tensor<2>, NnError> {
         let x = input.real("hypernet")?;
         let device = x.device();
-        if device.is_autodiff() {
+        // Training is decided by where the parameters live, not the batch: the runner evaluates an
+        // inference copy (`Module::valid`) on batches that may still sit on the autodiff device.
+        if self.out_weight.val().device().is_autodiff() {
             // Training: one gamma ~ U[0, 1] per batch weights the input noise.
             let gamma = Tensor::<2>::random([1, 1], Distribution::Uniform(0.0, 1.0), &device);
             let eps = x.random_like(Distribution::Normal(0.0, 1.0));

@@ -199,8 +199,16 @@ fn training_draws_gamma_and_noise_evaluation_does_not() {
         .unwrap();
     let x = Tensor::<2>::from_floats([[0.1, 0.2, 0.3, 0.4]], &ad);
     let a = values(net.forward_input(&ModelInput::Real(x.clone())).unwrap());
-    let b = values(net.forward_at(x, gamma(0.5, &ad)));
+    let b = values(net.forward_at(x.clone(), gamma(0.5, &ad)));
     assert_ne!(a, b);
+    // what the runner evaluates: an inference copy of the trained model, fed a batch that is still
+    // on the autodiff device, must use the clean input at eval_gamma, every time
+    let valid = net.valid();
+    let first = values(valid.forward_input(&ModelInput::Real(x.clone())).unwrap());
+    let again = values(valid.forward_input(&ModelInput::Real(x.clone())).unwrap());
+    let at = values(valid.forward_at(x.inner(), gamma(0.5, &device)));
+    assert_eq!(first, again);
+    assert_eq!(first, at);
 }
 
 #[test]
