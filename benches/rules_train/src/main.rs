@@ -178,6 +178,10 @@ fn worker(args: &Args) -> Result<Value, String> {
     }))
 }
 
+/// A table row: rule, engine, ms per minibatch of each round, ratio to PyTorch of each round, the
+/// last measurement's JSON.
+type Row = (String, String, Vec<f64>, Vec<f64>, Value);
+
 fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
@@ -218,7 +222,7 @@ fn main() {
     let exe = std::env::current_exe().expect("the benchmark's own path");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("torch_rules.py");
     // per (rule, engine): ms per minibatch of each round, ratio to PyTorch of each round, last JSON
-    let mut table: Vec<(String, String, Vec<f64>, Vec<f64>, Value)> = Vec::new();
+    let mut table: Vec<Row> = Vec::new();
     for round in 0..args.rounds {
         for rule in &args.rules {
             let common = [
