@@ -180,7 +180,11 @@ fn phyff_quick_variant_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("phyff");
     let summary = quick("papers/phyff.toml", &out);
-    assert_all_arms_learn(&summary, &["phyff", "linear", "bp_mlp"], 0.3);
+    assert_all_arms_learn(
+        &summary,
+        &["phyff", "linear", "bp_mlp", "twin", "phyff_drifted", "phyff_retrained"],
+        0.3,
+    );
 }
 
 #[test]

@@ -13,9 +13,15 @@
 //! the autodiff graph. The random numbers come from the layer's own seeded generator (SplitMix64
 //! with Box-Muller), so a run is deterministic from `seed` and the state is checkpointed.
 //!
+//! The one exception is the notes' baseline (c), the "ideal digital twin": [`PhysicalLayer::exact`]
+//! is the noise-free `|A x|^2` as a differentiable tensor op built from the true `A`, which only
+//! the `phyff` rule's `training = "digital_twin"` mode calls (to back-propagate through the
+//! physics, as physics-aware training does with a perfect model); the model-free rule never does.
+//!
 //! UNCONFIRMED choices (the notes' CPU target; the paper's systems are acoustic, microwave and
 //! optical): the `|A x|^2` form, the 1/(2 inputs) variance and multiplicative Gaussian noise.
 
+use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// A fixed, noisy, drifting nonlinear transform the learner can only run forward.
@@ -122,6 +128,24 @@ impl PhysicalLayer {
         out
     }
 
+    /// The noise-free transform `|A x|^2 = (x Re(A)^T)^2 + (x Im(A)^T)^2` as a differentiable op
+    /// on `x`, from the true (current) `A`: the ideal digital twin. It draws no noise and does not
+    /// drift the system.
+    ///
+    /// # Shapes
+    /// - x: `[rows, inputs]`
+    /// - returns: `[rows, outputs]`
+    pub fn exact(&self, x: Tensor<2>) -> Tensor<2> {
+        let (device, dtype) = (x.device(), x.dtype());
+        let matrix = |v: &[f32]| {
+            Tensor::<2>::from_data(
+                TensorData::new(v.to_vec(), [self.outputs, self.inputs]),
+                (&device, dtype),
+            )
+        };
+        intensity(x, matrix(&self.re), matrix(&self.im))
+    }
+
     /// `A <- A + scale * noise`, the noise with the entries' own scale (N(0, 1 / (2 inputs)) per
     /// real and imaginary part).
     pub fn perturb(&mut self, scale: f64) {
@@ -132,9 +156,88 @@ impl PhysicalLayer {
     }
 }
 
+/// `|A x|^2` for `A = re + i im`, row by row: `(x re^T)^2 + (x im^T)^2`.
+///
+/// # Shapes
+/// - x: `[rows, inputs]`, re and im: `[outputs, inputs]`
+/// - returns: `[rows, outputs]`
+pub fn intensity(x: Tensor<2>, re: Tensor<2>, im: Tensor<2>) -> Tensor<2> {
+    let real = x.clone().matmul(re.transpose());
+    let imaginary = x.matmul(im.transpose());
+    real.powi_scalar(2) + imaginary.powi_scalar(2)
+}
+
 #[cfg(test)]
 mod tests {
+    use burn::tensor::Device;
+    use nonlin_nn::gradcheck::{GradCheckConfig, check_gradients};
+
     use super::*;
+
+    /// The twin's `exact` equals a noise-free measurement (the hand case of `measurement_by_hand`
+    /// and a random layer), and draws nothing: the noisy layer's next measurement is unchanged.
+    #[test]
+    fn exact_equals_the_noise_free_measurement() {
+        let device = Device::flex();
+        let p = PhysicalLayer::from_matrix(
+            2,
+            vec![1.0, 0.0, 0.0, 2.0],
+            vec![1.0, 0.0, 0.0, 0.0],
+            0.0,
+            0,
+        );
+        let x = Tensor::<2>::from_floats([[1.0, 3.0], [-1.0, 0.5]], &device);
+        let e: Vec<f32> = p.exact(x).into_data().try_to_vec().unwrap();
+        assert_eq!(e, vec![2.0, 36.0, 2.0, 1.0]);
+        let mut clean = PhysicalLayer::random(5, 7, 0.0, 0.0, 4);
+        let xs: Vec<f32> = (0..10).map(|k| (k as f32 * 0.37).sin()).collect();
+        let measured = clean.measure(&xs, 2);
+        let exact: Vec<f32> = clean
+            .exact(Tensor::from_data(
+                TensorData::new(xs.clone(), [2, 5]),
+                &device,
+            ))
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        for (a, b) in measured.iter().zip(&exact) {
+            assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{a} vs {b}");
+        }
+        let mut noisy = PhysicalLayer::random(5, 7, 0.05, 0.0, 4);
+        let mut twin = noisy.clone();
+        let _ = twin.exact(Tensor::from_data(
+            TensorData::new(xs.clone(), [2, 5]),
+            &device,
+        ));
+        assert_eq!(noisy.measure(&xs, 2), twin.measure(&xs, 2));
+    }
+
+    /// Finite differences in f64 of `|A x|^2` with respect to `x`, `Re A` and `Im A`.
+    #[test]
+    fn intensity_gradients_match_finite_differences() {
+        let (rows, inputs, outputs) = (2, 3, 4);
+        let values = |n: usize, phase: f64| {
+            (0..n)
+                .map(|k| (k as f64 * 0.71 + phase).sin())
+                .collect::<Vec<f64>>()
+        };
+        let report = check_gradients(
+            |t, _| {
+                let x = t[0].clone().reshape([rows, inputs]);
+                let re = t[1].clone().reshape([outputs, inputs]);
+                let im = t[2].clone().reshape([outputs, inputs]);
+                intensity(x, re, im).reshape([rows * outputs])
+            },
+            &[
+                values(rows * inputs, 0.1),
+                values(outputs * inputs, 0.5),
+                values(outputs * inputs, 1.3),
+            ],
+            &GradCheckConfig::default(),
+        )
+        .unwrap();
+        assert!(report.passed(), "{report:?}");
+    }
 
     /// A = [[1 + i, 0], [0, 2]], x = (1, 3): |A x|^2 = (|1 + i|^2 * 1, |2 * 3|^2) = (2, 36);
     /// second row x = (-1, 0.5): (2 * 1, 1).
