@@ -169,7 +169,7 @@ fn bdh_quick_variant_probes_and_generation() {
 /// The feed-forward activation arena of the GPT (`experiments/arena-lm-ffn.toml`): every
 /// registered activation it names builds inside the GPT's feed-forward block and trains to finite
 /// losses, and the learnable ones change the parameter count (PolyNorm and PolyReLU add 4
-/// coefficients per block, CRReLU one epsilon: 2 blocks).
+/// coefficients per block, CRReLU one epsilon, SIAF two per term and channel: 2 blocks).
 #[test]
 fn feed_forward_activation_arena_quick_variant() {
     let Some(data) = nonlin::data::testdata::require_shared("shakespeare") else {
@@ -195,5 +195,7 @@ fn feed_forward_activation_arena_quick_variant() {
     assert_eq!(params("polynorm") - params("gelu"), 8.0);
     assert_eq!(params("polyrelu") - params("gelu"), 8.0);
     assert_eq!(params("crrelu") - params("gelu"), 2.0);
+    // SIAF: a_i and b_i per channel of the 4d = 256 hidden units, 2 terms, 2 blocks
+    assert_eq!(params("siaf") - params("gelu"), (2 * 2 * 256 * 2) as f64);
     assert_eq!(summary.claims.len(), 1);
 }
