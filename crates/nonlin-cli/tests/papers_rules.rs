@@ -182,8 +182,24 @@ fn phyff_quick_variant_runs() {
     let summary = quick("papers/phyff.toml", &out);
     assert_all_arms_learn(
         &summary,
-        &["phyff", "linear", "bp_mlp", "twin", "phyff_drifted", "phyff_retrained"],
+        &[
+            "phyff",
+            "linear",
+            "bp_mlp",
+            "twin",
+            "phyff_drifted",
+            "phyff_retrained",
+        ],
         0.3,
+    );
+    // `params` counts what the rule trains: phyff's two digital maps 256 -> 128 (not the unused
+    // model, the linear 64 -> 10 of 650), plus the twin's read-out 128 -> 10
+    let params = |arm: &str| summary.arm_resources[arm]["params"].mean;
+    assert_eq!(params("linear"), 650.0);
+    assert_eq!(params("phyff"), (2 * (256 * 128 + 128)) as f64);
+    assert_eq!(
+        params("twin"),
+        (2 * (256 * 128 + 128) + 128 * 10 + 10) as f64
     );
 }
 

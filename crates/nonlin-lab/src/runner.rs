@@ -485,7 +485,7 @@ impl Unit<'_> {
                 final_metrics.insert(p.to_string(), p.compute(&features));
             }
         }
-        let figures = self.resources(&model, &state, &meter);
+        let figures = self.resources(rule.as_ref(), &model, &state, &meter);
         let finished = Finished {
             metrics: final_metrics.clone(),
             resources: figures.clone(),
@@ -585,9 +585,11 @@ impl Unit<'_> {
         Ok(model.valid().probe(&batch.input)?.into_iter().collect())
     }
 
-    /// The unit's resource figures so far.
+    /// The unit's resource figures so far (`params`: what the rule trains, see
+    /// [`LearningRule::trained_params`]).
     fn resources(
         &self,
+        rule: &dyn LearningRule<Model>,
         model: &Model,
         state: &LoopState,
         meter: &ResourceMeter,
@@ -597,7 +599,7 @@ impl Unit<'_> {
         let mut figures = BTreeMap::from([
             (
                 "params".to_string(),
-                nonlin_nn::weights::trainable_params(model) as f64,
+                rule.trained_params(nonlin_nn::weights::trainable_params(model)) as f64,
             ),
             (
                 "wall_s".to_string(),

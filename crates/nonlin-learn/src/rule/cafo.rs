@@ -412,6 +412,12 @@ impl Cafo {
 }
 
 impl LearningRule<Model> for Cafo {
+    /// The model's parameters and the predictors (and DFA's auxiliary classifier).
+    fn trained_params(&self, model_params: usize) -> usize {
+        let dfa = self.dfa.as_ref().map_or(0, nonlin_nn::weights::trainable_params);
+        model_params + nonlin_nn::weights::trainable_params(self.predictors()) + dfa
+    }
+
     fn name(&self) -> &str {
         "cafo"
     }

@@ -650,6 +650,11 @@ pub fn blurred_mask(bits: &[f32], batch: usize, h: usize, w: usize, steps: usize
 }
 
 impl LearningRule<Model> for ForwardForward {
+    /// The model's parameters and the linear read-out of the classifier prediction.
+    fn trained_params(&self, model_params: usize) -> usize {
+        model_params + nonlin_nn::weights::trainable_params(self.classifier())
+    }
+
     fn name(&self) -> &str {
         "forward_forward"
     }

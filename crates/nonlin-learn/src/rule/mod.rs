@@ -70,6 +70,13 @@ pub trait LearningRule<M: Network> {
         false
     }
 
+    /// The number of parameters this rule trains, given the model's trainable count: by default
+    /// the model's. Rules with modules of their own (projections, predictors, read-outs) add
+    /// them; a rule that trains a network of its own instead of the model counts only that.
+    fn trained_params(&self, model_params: usize) -> usize {
+        model_params
+    }
+
     /// The rule's own state, for checkpoints.
     fn save_state(&self) -> Result<RuleState, LearnError>;
 

@@ -319,6 +319,11 @@ impl LearningRule<Model> for MonoForward {
         "mono_forward"
     }
 
+    /// The model's parameters and the projection matrices `M_i`.
+    fn trained_params(&self, model_params: usize) -> usize {
+        model_params + nonlin_nn::weights::trainable_params(self.projections())
+    }
+
     fn step(
         &mut self,
         model: Model,

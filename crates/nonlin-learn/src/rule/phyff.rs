@@ -460,6 +460,11 @@ impl LearningRule<Model> for Phyff {
         Ok(Tensor::cat(columns, 1))
     }
 
+    /// The digital maps (and the twin's read-out) only: the experiment's model is not used.
+    fn trained_params(&self, _model_params: usize) -> usize {
+        nonlin_nn::weights::trainable_params(self.digital())
+    }
+
     fn save_state(&self) -> Result<RuleState, LearnError> {
         let progress = self.progress.lock().expect("no poisoned lock").clone();
         Ok(RuleState {
