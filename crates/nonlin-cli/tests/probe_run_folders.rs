@@ -390,14 +390,31 @@ fn zero_cost_nas_on_frozen_and_trained_runs() {
     );
 }
 
-/// A run that does not fit a probe is a typed error naming the mismatch (exit code 2).
+/// A run that does not fit a probe (another model kind, task, data set or depth) is a typed error
+/// naming the mismatch (exit code 2).
 #[test]
 fn mismatched_runs_are_errors_naming_the_problem() {
     let tmp = tempfile::tempdir().unwrap();
     let digits = train(tmp.path(), "digits", DIGITS);
     let linear = train(tmp.path(), "linear", LINEAR);
     let frozen = train(tmp.path(), "frozen", FROZEN);
+    let kan = train(
+        tmp.path(),
+        "kan",
+        &DIGITS
+            .replace(
+                "kind = \"mlp\"\nhidden = [32]",
+                "kind = \"kan\"\nhidden = [4]",
+            )
+            .replace("epochs = 2", "epochs = 1"),
+    );
+    let not_an_mlp = "it reads the dense layers of an `mlp` model; the run's model is `kan`";
     for (probe, run, expected) in [
+        ("deep_linear", &kan, not_an_mlp),
+        ("infinite_depth", &kan, not_an_mlp),
+        ("mutual_info", &kan, not_an_mlp),
+        ("permutation_ntk", &kan, not_an_mlp),
+        ("zero_cost_nas", &kan, not_an_mlp),
         ("deep_linear", &digits, "`identity` activations"),
         ("grokking", &digits, "the run's data set is `digits`"),
         (
@@ -409,11 +426,12 @@ fn mismatched_runs_are_errors_naming_the_problem() {
         ("mutual_info", &linear, "classification run"),
         ("zero_cost_nas", &linear, "classification run"),
     ] {
+        let name = run.file_name().unwrap().to_string_lossy();
         let out = nonlin()
             .args(["probe", probe])
             .arg(run)
             .arg("--out")
-            .arg(tmp.path().join(format!("bad-{probe}")))
+            .arg(tmp.path().join(format!("bad-{probe}-{name}")))
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

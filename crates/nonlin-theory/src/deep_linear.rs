@@ -18,14 +18,15 @@
 //!
 //! On a trained run folder (`nonlin probe deep_linear RUN_DIR`) the probe reads a run of an `mlp`
 //! whose activations are all `identity` on a regression task (a typed error names the mismatch
-//! otherwise): from the run's training rows it forms `Sigma31 = Y^T X / n` (uncentred, as the
-//! paper's `E[y x^T]`) and its SVD, and per mode `alpha` (at most 8) reports `s_alpha`, the
-//! strength `u_alpha = u_alpha^T W_tot v_alpha` of the end-to-end map `W_tot = W_D ... W_1` at the
+//! otherwise): from the run's training rows it forms `Sigma31 = Y^T X / n` of the centred rows
+//! (the paper's `E[y x^T]` has no biases; the run's biases absorb the means) and its SVD, and
+//! per mode `alpha` (at most 8) reports `s_alpha`, the strength `u_alpha = u_alpha^T W_tot v_alpha` of the end-to-end map `W_tot = W_D ... W_1` at the
 //! run's initialisation (rebuilt from its seed) and at its end, and the closed-form prediction from
 //! the initial strength after the run's steps: `tau du/dt = D u^{2-2/D} (s - u)` (the `u(t)`
 //! above for D = 2, integrated by RK4 otherwise), with `tau = o / (2 lr)` because the run's loss
 //! is the MSE averaged over its `o` outputs (`2/o` times the paper's `1/2 ||.||^2`). Beside it: the
-//! run's logged training loss and the closed-form loss `(tr Sigma33 - sum_a (2 s_a u_a - u_a^2)) / o`.
+//! run's logged training loss and the closed-form loss `(tr Sigma33 - sum_a (2 s_a u_a - u_a^2)) / o`
+//! (centred `Sigma33`: the loss with the means fitted).
 //! The closed form assumes whitened inputs, no biases, plain gradient descent and a small
 //! balanced start; the probe reports `run.whitening_error = ||Sigma11 - I||_F / sqrt(N1)` and the
 //! run's optimiser so a reader sees how far the run is from those assumptions.
@@ -425,10 +426,16 @@ impl DeepLinearConfig {
         let net0 = DenseNet::of_model(initial, NAME)?;
         let n = x.nrows() as f64;
         let (inputs, outputs) = (x.ncols(), y.ncols());
-        let sigma31 = crate::kernels::linalg::transpose(&y) * x * (1.0 / n);
-        let sigma11 = crate::kernels::linalg::gram(&crate::kernels::linalg::transpose(x)) * (1.0 / n);
+        // Centred statistics: the run's biases absorb the means, the end-to-end map sees the rest.
+        let centred = |m: &Matrix| {
+            let means: Vec<f64> = (0..m.ncols()).map(|j| (0..m.nrows()).map(|i| m[(i, j)]).sum::<f64>() / n).collect();
+            Matrix::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] - means[j])
+        };
+        let (xc, yc) = (centred(x), centred(&y));
+        let sigma31 = crate::kernels::linalg::transpose(&yc) * &xc * (1.0 / n);
+        let sigma11 = crate::kernels::linalg::gram(&crate::kernels::linalg::transpose(&xc)) * (1.0 / n);
         let whitening = Matrix::from_fn(inputs, inputs, |i, j| sigma11[(i, j)] - f64::from(u8::from(i == j)));
-        let trace33 = (0..y.nrows()).map(|i| (0..outputs).map(|j| y[(i, j)].powi(2)).sum::<f64>()).sum::<f64>() / n;
+        let trace33 = (0..yc.nrows()).map(|i| (0..outputs).map(|j| yc[(i, j)].powi(2)).sum::<f64>()).sum::<f64>() / n;
         let (u, s, v) = crate::kernels::linalg::svd(&sigma31)?;
         let (w0, w1) = (end_to_end(&net0), end_to_end(&net));
         let depth = net.layers.len();
