@@ -229,6 +229,19 @@ fn infinite_depth_on_a_digits_run() {
     }
     // the depth-1 NTK regression of one-hot labels on 512 digits is a good classifier
     assert!(get(&n, "run.ntk_accuracy.x1") > 0.8);
+    // tanh through its Hermite series: odd (phi_hat(0) = 0), with 0 < phi_hat'(0) < 1 <
+    // phi_hat'(1): the singular-kernel vote with alpha = 2 ln(1/phi_hat'(0)) / ln phi_hat'(1)
+    let tanh = train(
+        tmp.path(),
+        "tanh",
+        &DIGITS.replace("hidden = [32]", "hidden = [32, 32]\nactivation = \"tanh\""),
+    );
+    let n = probe(tmp.path(), "infinite_depth", &tanh, &["--rows", "64"], &[]);
+    assert_eq!(get(&n, "run.depth"), 2.0);
+    assert!(get(&n, "run.phi0").abs() < 1e-12 && get(&n, "run.hermite_tail") < 1e-6);
+    let (d0, d1) = (get(&n, "run.dphi0"), get(&n, "run.dphi1"));
+    assert!(0.0 < d0 && d0 < 1.0 && d1 > 1.0, "{d0} {d1}");
+    assert!((get(&n, "run.alpha") - 2.0 * (1.0 / d0).ln() / d1.ln()).abs() < 1e-12);
 }
 
 /// mutual_info: on a run that never moved, the information plane at initialisation equals the

@@ -26,7 +26,8 @@
 //! the same kernel regression, predicted by argmax (for two classes this is the sign rule above).
 //! The probe reports the accuracy on the run's test rows of the depth-`L` NTK classifier and of
 //! depths `f L` for `f` in `run_depth_factors` (default 1, 10, 100: towards the limit), of the
-//! limit rule of the activation's regime (majority class, the nearest training point's class, or
+//! limit rule of the activation's regime (an activation other than ReLU enters through the first
+//! `run_hermite_terms` terms of its Hermite series, renormalised, in log space) (majority class, the nearest training point's class, or
 //! the singular-kernel vote `argmax_c sum_{j in c} ||x - x_j||^{-alpha}`), their agreement, and
 //! the trained network's own test accuracy on the same rows (computed in f64 from its weights).
 //!
@@ -100,7 +101,10 @@ pub struct InfiniteDepthConfig {
     pub activation: Option<String>,
     /// On a run folder: the depths `f L` (f in this list, L the run's hidden layers) at which the
     /// NTK classifier is evaluated.
-    pub run_depth_factors: Vec<usize>,
+    pub run_depth_factors: Vec<usize>,    /// On a run folder with an activation other than ReLU: Hermite terms of its sphere dual
+    /// (`phi_hat = sum_{k < terms} a_k^2 xi^k`, renormalised; the missing mass is reported as
+    /// `run.hermite_tail`). Quadrature at every kernel entry is too slow at depth 100 L.
+    pub run_hermite_terms: usize,
 }
 
 impl Default for InfiniteDepthConfig {
@@ -136,7 +140,7 @@ impl Default for InfiniteDepthConfig {
             rules: vec![Rule::SingularVote, Rule::NearestNeighbour],
         };
         let singular2 = Case { name: "a1a2".into(), hermite: vec![0.0, 0.3, 0.7], depths: vec![10, 40], ..singular.clone() };
-        Self { test_points: 400, cases: vec![majority, nn, singular, singular2], activation: None, run_depth_factors: vec![1, 10, 100] }
+        Self { test_points: 400, cases: vec![majority, nn, singular, singular2], activation: None, run_depth_factors: vec![1, 10, 100], run_hermite_terms: 40 }
     }
 }
 
@@ -340,6 +344,7 @@ impl Probe for InfiniteDepthConfig {
         for &f in &self.run_depth_factors {
             in_range(NAME, "run_depth_factors", f, 1, 10_000)?;
         }
+        in_range(NAME, "run_hermite_terms", self.run_hermite_terms, 2, 150)?;
         Ok(())
     }
 
@@ -359,7 +364,7 @@ impl Probe for InfiniteDepthConfig {
                 out.push(format!("regime.{name}.{what}"));
             }
         }
-        for what in ["depth", "classes", "train_rows", "test_rows", "phi0", "dphi0", "dphi1", "alpha", "ntk_accuracy", "limit_accuracy", "ntk_limit_agreement", "model_accuracy", "model_ntk_agreement", "logged_test_accuracy"] {
+        for what in ["depth", "hermite_tail", "classes", "train_rows", "test_rows", "phi0", "dphi0", "dphi1", "alpha", "ntk_accuracy", "limit_accuracy", "ntk_limit_agreement", "model_accuracy", "model_ntk_agreement", "logged_test_accuracy"] {
             out.push(format!("run.{what}"));
         }
         for f in &self.run_depth_factors {
@@ -399,19 +404,27 @@ fn unit_rows(x: &Matrix) -> Matrix {
 
 /// The depth-L NTK kernel regression of one-hot labels at the rows of `test`, by argmax: the
 /// multi-class form of [`classify`] (same log-space scaling).
+///
+/// The recursion runs in plain f64 when it cannot underflow (`phi_hat(0) > 0`, or
+/// `phi_hat'(0)^depth > 1e-250`: correlations shrink at most geometrically at that rate), and in
+/// log space otherwise (the 1-NN regime); both give the same kernel where f64 holds it (tested in
+/// `log_space_recursion_matches_plain`).
 pub fn classify_classes(train: &Matrix, labels: &[u32], classes: usize, test: &Matrix, depth: usize, dual: &SphereDual) -> Result<Vec<usize>, TheoryError> {
     let n = train.nrows();
     let dot = |a: &Matrix, i: usize, b: &Matrix, j: usize| (0..a.ncols()).map(|k| a[(i, k)] * b[(j, k)]).sum::<f64>().clamp(-1.0, 1.0);
-    let diag = deep_ntk_log(1.0, depth, dual);
+    let (p0, d0) = dual.eval(0.0);
+    let plain = p0 > 1e-9 || (d0 > 0.0 && depth as f64 * d0.ln() > -250.0 * std::f64::consts::LN_10);
+    let kernel = |xi: f64| if plain { SignedLog::new(crate::kernels::sphere_ntk(xi, depth, dual).1) } else { deep_ntk_log(xi, depth, dual) };
+    let diag = kernel(1.0);
     let k_train = Matrix::from_fn(n, n, |i, j| {
-        let v = if i == j { diag } else { deep_ntk_log(dot(train, i, train, j), depth, dual) };
+        let v = if i == j { diag } else { kernel(dot(train, i, train, j)) };
         v.sign * (v.log - diag.log).exp()
     });
     let onehot = Matrix::from_fn(n, classes, |i, c| f64::from(u8::from(labels[i] as usize == c)));
     let alpha = solve(&k_train, &onehot)?;
     let mut out = Vec::with_capacity(test.nrows());
     for t in 0..test.nrows() {
-        let row: Vec<SignedLog> = (0..n).map(|j| deep_ntk_log(dot(test, t, train, j), depth, dual)).collect();
+        let row: Vec<SignedLog> = (0..n).map(|j| kernel(dot(test, t, train, j))).collect();
         let top = row.iter().map(|v| v.log).fold(f64::NEG_INFINITY, f64::max);
         let scores: Vec<f64> = (0..classes).map(|c| row.iter().enumerate().map(|(j, v)| v.sign * (v.log - top).exp() * alpha[(j, c)]).sum()).collect();
         out.push(argmax(&scores));
@@ -475,7 +488,14 @@ impl InfiniteDepthConfig {
         let train_labels = labels_of(train, NAME)?;
         let act = net.activations.first().cloned().ok_or_else(|| TheoryError::Model { probe: NAME, reason: "the run's mlp has no hidden layer (no activation, no depth)".into() })?;
         let depth = net.activations.len();
-        let dual = if act.is_relu() { SphereDual::ArcCosine } else { SphereDual::Quadrature(Box::new(Duals::new(act.clone())?)) };
+        let (dual, tail) = if act.is_relu() {
+            (SphereDual::ArcCosine, 0.0)
+        } else {
+            let duals = Duals::new(act.clone())?;
+            let squares: Vec<f64> = crate::kernels::hermite_coefficients(&duals, self.run_hermite_terms).iter().map(|a| a * a).collect();
+            let phi2 = duals.moments(1.0).phi2;
+            (SphereDual::hermite(&squares)?, 1.0 - squares.iter().sum::<f64>() / phi2)
+        };
         let classes = train_labels.iter().chain(test_labels).copied().max().unwrap_or(0) as usize + 1;
         let (xs, ts) = (unit_rows(&train.inputs), unit_rows(&data.inputs));
         let (p0, d0, d1, regime_name, alpha) = regime(&dual);
@@ -507,7 +527,7 @@ impl InfiniteDepthConfig {
         }
         let limit_acc = limit.as_ref().map_or(f64::NAN, |r| agree_classes(r, &truth));
         let model_acc = agree_classes(&model_pred, &truth);
-        for (k, v) in [("depth", depth as f64), ("classes", classes as f64), ("train_rows", xs.nrows() as f64), ("test_rows", ts.nrows() as f64), ("phi0", p0), ("dphi0", d0), ("dphi1", d1), ("alpha", alpha), ("limit_accuracy", limit_acc), ("model_accuracy", model_acc), ("logged_test_accuracy", run.final_metrics.get("test_accuracy").copied().unwrap_or(f64::NAN))] {
+        for (k, v) in [("depth", depth as f64), ("hermite_tail", tail), ("classes", classes as f64), ("train_rows", xs.nrows() as f64), ("test_rows", ts.nrows() as f64), ("phi0", p0), ("dphi0", d0), ("dphi1", d1), ("alpha", alpha), ("limit_accuracy", limit_acc), ("model_accuracy", model_acc), ("logged_test_accuracy", run.final_metrics.get("test_accuracy").copied().unwrap_or(f64::NAN))] {
             report.set(format!("run.{k}"), v);
         }
         report.tables.push(table);
@@ -722,6 +742,10 @@ mod tests {
         let mut c = ok.clone();
         c.cases[1].name = "relu".into();
         assert!(c.validate().unwrap_err().to_string().contains("twice"));
+        for terms in [0, 1, 1000] {
+            let c = InfiniteDepthConfig { run_hermite_terms: terms, ..ok.clone() };
+            assert!(c.validate().unwrap_err().to_string().contains("run_hermite_terms"), "{terms}");
+        }
         for factors in [vec![], vec![0], vec![1, 1_000_000]] {
             let c = InfiniteDepthConfig { run_depth_factors: factors.clone(), ..ok.clone() };
             assert!(c.validate().unwrap_err().to_string().contains("run_depth_factors"), "{factors:?}");
