@@ -20,8 +20,16 @@ use crate::progress::Reporter;
 pub struct Args {
     /// The probe (deep_linear, criticality, ntk, infinite_depth, ...).
     name: String,
-    /// A run folder (the probe reads its trained model), a probe experiment file (`.toml`), or
-    /// the first `key=value` override.
+    /// A run folder (the probe reads its trained model, data, initialisation and metrics), a
+    /// probe experiment file (`.toml`), or the first `key=value` override. On a run folder:
+    /// criticality (an mlp's C_W, C_b per layer), ntk (empirical NTK on its rows), rep_geometry
+    /// (CKA of hidden layers), kappa_tune (condition numbers), deep_linear (an identity-activation
+    /// mlp on regression: closed-form mode strengths and loss beside the run's), infinite_depth
+    /// (the depth-L NTK classifier and its limit rule on the run's data beside its accuracy),
+    /// mutual_info (information plane of its hidden layers at init and end), grokking (a
+    /// modular-addition run: train/test accuracy series, Fourier power of the embeddings),
+    /// permutation_ntk (the infinite-width GP of a one-hidden-layer mlp beside the trained net),
+    /// zero_cost_nas (the six proxies at init and end beside the trained accuracy).
     target: Option<String>,
     /// Overrides of the probe's config fields, e.g. `depths=[1,2,4]` (or `probe.depths=...`).
     overrides: Vec<String>,
@@ -38,7 +46,7 @@ pub struct Args {
     /// With a run folder: the seed whose model is probed (default: the first).
     #[arg(long)]
     seed: Option<u64>,
-    /// With a run folder: test rows of its data handed to the probe.
+    /// With a run folder: test rows (and training rows) of its data handed to the probe.
     #[arg(long, default_value = "256")]
     rows: usize,
     /// With a spec: apply its [quick] overrides.

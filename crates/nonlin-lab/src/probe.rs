@@ -28,7 +28,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use nonlin_theory::{ProbeConfig, ProbeData, ProbeInput, ProbeReport, kernels::Matrix};
+use nonlin_theory::{ProbeConfig, ProbeData, ProbeInput, ProbeReport, RunRecord, kernels::Matrix};
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
@@ -240,6 +240,8 @@ fn check_claims(
 pub struct TrainedInput<'a> {
     pub model: &'a nonlin_nn::Model,
     pub data: Option<&'a ProbeData>,
+    /// The rest of its run folder, when it came from one.
+    pub run: Option<&'a RunRecord<'a>>,
     /// Where it came from (for the report).
     pub source: String,
 }
@@ -282,6 +284,7 @@ pub fn run_probe(
             seed,
             model: trained.map(|t| t.model),
             data: trained.and_then(|t| t.data),
+            run: trained.and_then(|t| t.run),
         };
         let report = experiment
             .probe
@@ -509,6 +512,28 @@ fn report_markdown(
     md
 }
 
+/// Up to `limit` rows of a split (inputs flattened), with its labels or target values.
+fn split_rows(split: &nonlin_data::Dataset, limit: usize) -> ProbeData {
+    let n = split.len().min(limit);
+    let width = split.sample_len();
+    let inputs = Matrix::from_fn(n, width, |i, j| f64::from(split.sample(i)[j]));
+    let labels = split.labels().map(|l| l[..n].to_vec());
+    let targets = match &split.targets {
+        nonlin_data::Targets::Values { values, .. } => {
+            let outputs = split.targets.sample_len();
+            Some(Matrix::from_fn(n, outputs, |i, j| {
+                f64::from(values[i * outputs + j])
+            }))
+        }
+        nonlin_data::Targets::Classes { .. } => None,
+    };
+    ProbeData {
+        inputs,
+        labels,
+        targets,
+    }
+}
+
 /// Rows of a run's data for a probe: up to `limit` test rows (inputs flattened) and labels.
 pub fn probe_data(
     config: &crate::spec::RunConfig,
@@ -516,12 +541,7 @@ pub fn probe_data(
     limit: usize,
 ) -> Result<ProbeData, LabError> {
     let splits = crate::data::load_splits(&config.data, config.train.split_seed, data_dir)?;
-    let test = &splits.test;
-    let n = test.len().min(limit);
-    let width = test.sample_len();
-    let inputs = Matrix::from_fn(n, width, |i, j| f64::from(test.sample(i)[j]));
-    let labels = test.labels().map(|l| l[..n].to_vec());
-    Ok(ProbeData { inputs, labels })
+    Ok(split_rows(&splits.test, limit))
 }
 
 /// Which trained model of a run folder a probe reads, and how much of its data.
@@ -534,11 +554,21 @@ pub struct RunFolderModel<'a> {
     pub seed: Option<u64>,
     /// Where to look for the run's data first.
     pub data_dir: Option<&'a Path>,
-    /// Test rows of its data handed to the probe.
+    /// Test rows (and training rows) of its data handed to the probe.
     pub rows: usize,
 }
 
-/// Runs a probe on the trained model of a run folder, with up to `rows` test rows of its data.
+/// The `kind` (or `dataset`) tag a config serialises with.
+fn tag(value: impl Serialize, key: &str) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.get(key).and_then(|k| k.as_str()).map(String::from))
+        .unwrap_or_default()
+}
+
+/// Runs a probe on the trained model of a run folder, with up to `rows` test rows of its data
+/// and the run's record: the model as it was initialised (rebuilt from the seed), up to `rows`
+/// training rows, the unit's logged metrics and final metrics, optimiser, learning rate and steps.
 pub fn probe_run_folder(
     experiment: &ProbeExperiment,
     source: &RunFolderModel<'_>,
@@ -554,18 +584,69 @@ pub fn probe_run_folder(
     } = *source;
     let device = Device::flex();
     let unit = crate::trained::TrainedUnit::load(run_dir, arm, seed, &device)?;
-    let data = match probe_data(&unit.config, data_dir, rows) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            progress.note(&format!(
-                "the run's data is not available ({e}); the probe gets the model alone"
-            ));
-            None
+    let splits =
+        match crate::data::load_splits(&unit.config.data, unit.config.train.split_seed, data_dir) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                progress.note(&format!(
+                    "the run's data is not available ({e}); the probe gets the model alone"
+                ));
+                None
+            }
+        };
+    let data = splits.as_ref().map(|s| split_rows(&s.test, rows));
+    let train = splits.as_ref().map(|s| split_rows(&s.train, rows));
+    // The runner seeds the engine with the unit's seed and builds the model first: the same two
+    // steps give back the model as it was before its first step.
+    // (A run that starts from imported weights has no such model here.)
+    let initial = match unit.config.init_from {
+        None => {
+            nonlin_nn::engine::seed(&device, unit.seed);
+            Some(unit.config.model.build(&unit.task.io, &device)?)
         }
+        Some(_) => None,
+    };
+    let unit_dir = run_dir
+        .join("checkpoints")
+        .join(format!("{}-seed{}", unit.arm, unit.seed));
+    let meta = crate::checkpoint::read_meta(&unit_dir)?.ok_or_else(|| LabError::NotARun {
+        path: run_dir.to_path_buf(),
+        reason: format!("{} holds no checkpoint", unit_dir.display()),
+    })?;
+    let log = run_dir.join(crate::metrics_log::JSONL_NAME);
+    let records = if log.is_file() {
+        crate::metrics_log::read_jsonl(&log).map_err(|e| LabError::Other(e.to_string()))?
+    } else {
+        Vec::new()
+    };
+    let mut metrics: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in records
+        .iter()
+        .filter(|r| r.arm == unit.arm && r.seed == unit.seed)
+    {
+        for name in r.values.keys() {
+            let key = format!("{}/{name}", r.split);
+            metrics.entry(key).or_insert_with(|| {
+                crate::metrics_log::series(&records, &unit.arm, unit.seed, &r.split, name)
+            });
+        }
+    }
+    let optimizer = tag(&unit.config.optimizer, "kind");
+    let dataset = tag(&unit.config.data, "dataset");
+    let record = RunRecord {
+        initial: initial.as_ref(),
+        train: train.as_ref(),
+        metrics: &metrics,
+        final_metrics: &meta.final_metrics,
+        optimizer: &optimizer,
+        lr: unit.config.train.lr,
+        steps: meta.step,
+        dataset: &dataset,
     };
     let trained = TrainedInput {
         model: &unit.model,
         data: data.as_ref(),
+        run: Some(&record),
         source: format!(
             "{} (arm {}, seed {}{})",
             run_dir.display(),

@@ -693,7 +693,7 @@ mod tests {
         nonlin_nn::engine::seed(&device, 3);
         let mlp = nonlin_nn::MlpConfig::new(vec![256, 256]).init(64, 10, &device).unwrap();
         let model = nonlin_nn::Model::Mlp(mlp);
-        let report = CriticalityConfig::default().run(&ProbeInput { seed: 0, model: Some(&model), data: None }).unwrap();
+        let report = CriticalityConfig::default().run(&ProbeInput { seed: 0, model: Some(&model), data: None, run: None }).unwrap();
         assert!((report.numbers["model.layer1.c_w"] - 1.0 / 3.0).abs() < 0.02, "{}", report.numbers["model.layer1.c_w"]);
         assert!((report.numbers["model.critical_c_w"] - 2.0).abs() < 1e-12);
     }

@@ -16,6 +16,21 @@
 //! (c) the gradient-norm ratio `||dL/dh_1|| / ||dL/dh_D||` of a deep tanh net, orthogonal with gain
 //!     g against Gaussian with variance g^2/N.
 //!
+//! On a trained run folder (`nonlin probe deep_linear RUN_DIR`) the probe reads a run of an `mlp`
+//! whose activations are all `identity` on a regression task (a typed error names the mismatch
+//! otherwise): from the run's training rows it forms `Sigma31 = Y^T X / n` of the centred rows
+//! (the paper's `E[y x^T]` has no biases; the run's biases absorb the means) and its SVD, and
+//! per mode `alpha` (at most 8) reports `s_alpha`, the strength `u_alpha = u_alpha^T W_tot v_alpha` of the end-to-end map `W_tot = W_D ... W_1` at the
+//! run's initialisation (rebuilt from its seed) and at its end, and the closed-form prediction from
+//! the initial strength after the run's steps: `tau du/dt = D u^{2-2/D} (s - u)` (the `u(t)`
+//! above for D = 2, integrated by RK4 otherwise), with `tau = o / (2 lr)` because the run's loss
+//! is the MSE averaged over its `o` outputs (`2/o` times the paper's `1/2 ||.||^2`). Beside it: the
+//! run's logged training loss and the closed-form loss `(tr Sigma33 - sum_a (2 s_a u_a - u_a^2)) / o`
+//! (centred `Sigma33`: the loss with the means fitted).
+//! The closed form assumes whitened inputs, no biases, plain gradient descent and a small
+//! balanced start; the probe reports `run.whitening_error = ||Sigma11 - I||_F / sqrt(N1)` and the
+//! run's optimiser so a reader sees how far the run is from those assumptions.
+//!
 //! UNCONFIRMED choices, all config fields: the learning-rate grid of (b) (the notes write
 //! "{0.5, 0.3, ..., 0.002}"; we take the 1-2-3-5 ladder 0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01,
 //! 0.005, 0.003, 0.002); a run that diverges (non-finite loss, or above 1e6 times its start) counts
@@ -27,8 +42,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{in_range, non_empty, positive};
 use crate::kernels::linalg::random_orthonormal;
-use crate::kernels::{Matrix, gaussian};
-use crate::{Probe, ProbeInput, ProbeReport, ReportTable, SeriesGroup, TheoryError};
+use crate::kernels::{DenseNet, Matrix, ScalarActivation, gaussian};
+use crate::{Probe, ProbeData, ProbeInput, ProbeReport, ReportTable, SeriesGroup, TheoryError};
 
 const NAME: &str = "deep_linear";
 
@@ -300,6 +315,14 @@ impl Probe for DeepLinearConfig {
             out.push(format!("ratio.d{d}"));
         }
         out.push("gaussian.reached_deep".into());
+        for what in RUN_NUMBERS {
+            out.push(format!("run.{what}"));
+        }
+        for a in 1..=RUN_MODES {
+            for what in ["s", "u_init", "u_final", "u_theory", "t_theory"] {
+                out.push(format!("run.mode{a}.{what}"));
+            }
+        }
         out.push("min_ratio_deep".into());
         if self.grad_depth > 0 {
             for g in &self.gains {
@@ -312,6 +335,9 @@ impl Probe for DeepLinearConfig {
     }
 
     fn run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        if input.model.is_some() {
+            return self.on_run(input);
+        }
         let mut report = ProbeReport::default();
         let mut rng = Rng::seed(input.seed);
         self.closed_form_check(&mut rng, &mut report);
@@ -323,7 +349,167 @@ impl Probe for DeepLinearConfig {
     }
 }
 
+/// Modes a run-folder report lists at most.
+const RUN_MODES: usize = 8;
+/// The run-folder numbers besides the per-mode ones.
+const RUN_NUMBERS: [&str; 9] = [
+    "depth",
+    "modes",
+    "steps",
+    "whitening_error",
+    "logged_train_loss",
+    "final_train_mse",
+    "final_test_mse",
+    "theory_train_loss",
+    "relative_mode_error",
+];
+
+/// The strength after `t` (in units of tau) of `tau du/dt = D u^{2-2/D} (s - u)` from `u0`: the
+/// closed form for `D = 2`, RK4 in steps of at most `1e-3` otherwise.
+pub fn depth_strength(depth: usize, s: f64, u0: f64, t: f64) -> f64 {
+    if depth == 2 {
+        // closed_form_strength takes time in steps of lr: t steps of lr 1 is t tau.
+        return closed_form_strength(s, u0, 1.0, t);
+    }
+    let d = depth as f64;
+    let rate = |u: f64| d * u.max(0.0).powf(2.0 - 2.0 / d) * (s - u);
+    let n = (t / 1e-3).ceil().max(1.0) as usize;
+    let dt = t / n as f64;
+    let mut u = u0;
+    for _ in 0..n {
+        let k1 = rate(u);
+        let k2 = rate(u + 0.5 * dt * k1);
+        let k3 = rate(u + 0.5 * dt * k2);
+        let k4 = rate(u + dt * k3);
+        u += dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
+    }
+    u
+}
+
+/// The end-to-end map `W_D ... W_1` (`[outputs, inputs]`) of a dense net.
+fn end_to_end(net: &DenseNet) -> Matrix {
+    let mut w = net.layers[0].weight.clone();
+    for layer in &net.layers[1..] {
+        w = &layer.weight * &w;
+    }
+    w
+}
+
+/// `u^T W v` for columns `a` of `u` and `v`.
+fn mode_strength(w: &Matrix, u: &Matrix, v: &Matrix, a: usize) -> f64 {
+    let mut sum = 0.0;
+    for i in 0..w.nrows() {
+        for j in 0..w.ncols() {
+            sum += u[(i, a)] * w[(i, j)] * v[(j, a)];
+        }
+    }
+    sum
+}
+
 impl DeepLinearConfig {
+    /// The run-folder mode (see the module header).
+    fn on_run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        let (model, data, run) = input.run_folder(NAME)?;
+        let net = DenseNet::of_model(model, NAME)?;
+        if let Some(l) = net.activations.iter().position(|a| !matches!(a, ScalarActivation::Identity)) {
+            return Err(TheoryError::Model {
+                probe: NAME,
+                reason: format!("a deep linear net has `identity` activations only; hidden layer {} uses {:?}", l + 1, net.activations[l]),
+            });
+        }
+        let regression = |d: &ProbeData| {
+            d.targets.clone().ok_or_else(|| TheoryError::Model { probe: NAME, reason: "it needs a regression run (target values); the run's data has class labels".into() })
+        };
+        let train = run.train.ok_or_else(|| TheoryError::Model { probe: NAME, reason: "it needs the run's training rows".into() })?;
+        let (x, y) = (&train.inputs, regression(train)?);
+        let initial = run.initial.ok_or_else(|| TheoryError::Model { probe: NAME, reason: "it needs the run's initial model (a run started from imported weights has none)".into() })?;
+        let net0 = DenseNet::of_model(initial, NAME)?;
+        let n = x.nrows() as f64;
+        let (inputs, outputs) = (x.ncols(), y.ncols());
+        // Centred statistics: the run's biases absorb the means, the end-to-end map sees the rest.
+        let centred = |m: &Matrix| {
+            let means: Vec<f64> = (0..m.ncols()).map(|j| (0..m.nrows()).map(|i| m[(i, j)]).sum::<f64>() / n).collect();
+            Matrix::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] - means[j])
+        };
+        let (xc, yc) = (centred(x), centred(&y));
+        let sigma31 = crate::kernels::linalg::transpose(&yc) * &xc * (1.0 / n);
+        let sigma11 = crate::kernels::linalg::gram(&crate::kernels::linalg::transpose(&xc)) * (1.0 / n);
+        let whitening = Matrix::from_fn(inputs, inputs, |i, j| sigma11[(i, j)] - f64::from(u8::from(i == j)));
+        let trace33 = (0..yc.nrows()).map(|i| (0..outputs).map(|j| yc[(i, j)].powi(2)).sum::<f64>()).sum::<f64>() / n;
+        let (u, s, v) = crate::kernels::linalg::svd(&sigma31)?;
+        let (w0, w1) = (end_to_end(&net0), end_to_end(&net));
+        let depth = net.layers.len();
+        let lr_eff = 2.0 * run.lr / outputs as f64;
+        let t_end = run.steps as f64 * lr_eff;
+        let modes = s.iter().filter(|&&v| v > 1e-12 * s[0].max(1e-300)).count().min(RUN_MODES);
+        let mut report = ProbeReport::default();
+        let mut table = ReportTable::new("run_modes", "modes of the run's input-output correlation: strength at initialisation, at the end, and the closed form's", ["mode", "s", "u(0)", "u(T) run", "u(T) closed form", "steps to 99% s (theory)"]);
+        let mut curves = SeriesGroup::new("run_modes", "mode strength u(t): closed form (lines) and the run (start and end)", "step", "u");
+        let (mut theory_gain, mut err, mut norm) = (0.0, 0.0, 0.0);
+        for (a, &sa) in s.iter().enumerate().take(modes) {
+            let (u0, uf) = (mode_strength(&w0, &u, &v, a), mode_strength(&w1, &u, &v, a));
+            // The closed form starts from a positive strength: a mode the initialisation points
+            // against grows from its magnitude (the sign of a mode is a convention of the SVD).
+            let start = u0.abs().max(1e-12);
+            let ut = depth_strength(depth, sa, start, t_end);
+            let t99 = if depth == 2 && start < 0.99 * sa { closed_form_time(sa, start, 0.99 * sa, lr_eff) } else { depth_balanced_time(depth, sa, start, 0.99, 1e6) / lr_eff };
+            let k = format!("run.mode{}", a + 1);
+            report.set(format!("{k}.s"), sa);
+            report.set(format!("{k}.u_init"), u0);
+            report.set(format!("{k}.u_final"), uf);
+            report.set(format!("{k}.u_theory"), ut);
+            report.set(format!("{k}.t_theory"), t99);
+            table.push([(a + 1).to_string(), format!("{sa:.4}"), format!("{u0:.4}"), format!("{uf:.4}"), format!("{ut:.4}"), format!("{t99:.0}")]);
+            let points = (0..=100).map(|i| {
+                let step = run.steps as f64 * f64::from(i) / 100.0;
+                (step, depth_strength(depth, sa, start, step * lr_eff))
+            });
+            curves = curves.line(format!("mode {} closed form", a + 1), points.collect());
+            curves = curves.line(format!("mode {} run", a + 1), vec![(0.0, u0), (run.steps as f64, uf)]);
+            theory_gain += 2.0 * sa * ut - ut * ut;
+            err += (uf - ut).powi(2);
+            norm += sa * sa;
+        }
+        report.set("run.depth", depth as f64);
+        report.set("run.modes", modes as f64);
+        report.set("run.steps", run.steps as f64);
+        report.set("run.whitening_error", crate::kernels::linalg::frobenius(&whitening) / (inputs as f64).sqrt());
+        report.set("run.logged_train_loss", run.series("train/loss").last().map_or(f64::NAN, |p| p.1));
+        report.set("run.final_train_mse", net.mse(x, &y));
+        report.set("run.final_test_mse", net.mse(&data.inputs, &regression(data)?));
+        report.set("run.theory_train_loss", (trace33 - theory_gain) / outputs as f64);
+        report.set("run.relative_mode_error", (err / norm.max(1e-300)).sqrt());
+        report.tables.push(table);
+        report.series.push(curves);
+        let logged = run.series("train/loss");
+        if !logged.is_empty() {
+            let theory: Vec<(f64, f64)> = (0..=100)
+                .map(|i| {
+                    let step = run.steps as f64 * f64::from(i) / 100.0;
+                    let gain: f64 = (0..modes)
+                        .map(|a| {
+                            let ut = depth_strength(depth, s[a], mode_strength(&w0, &u, &v, a).abs().max(1e-12), step * lr_eff);
+                            2.0 * s[a] * ut - ut * ut
+                        })
+                        .sum();
+                    (step, (trace33 - gain) / outputs as f64)
+                })
+                .collect();
+            report.series.push(SeriesGroup::new("run_loss", "training loss: the run's log and the closed form", "step", "MSE").line("run (logged)", logged.to_vec()).line("closed form", theory));
+        }
+        report.notes.push(format!(
+            "Run: {} weight layers, {} modes, {} steps of {} at lr {} (tau = {:.3} steps). The closed form assumes whitened inputs (here ||Sigma11 - I||_F / sqrt(N1) = {:.3}), no biases, plain gradient descent and a small balanced start.",
+            depth,
+            modes,
+            run.steps,
+            run.optimizer,
+            run.lr,
+            1.0 / lr_eff,
+            crate::kernels::linalg::frobenius(&whitening) / (inputs as f64).sqrt()
+        ));
+        Ok(report)
+    }
+
     /// Part (a): the closed form beside gradient descent, per mode.
     fn closed_form_check(&self, rng: &mut Rng, report: &mut ProbeReport) {
         let modes = self.inputs.min(self.outputs);
@@ -496,6 +682,18 @@ impl DeepLinearConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The run-folder mode's strength: D = 2 is the closed form; D = 1 is the linear ODE
+    /// `du/dt = s - u`, so from u0 = 0.1 with s = 2 at t = 1: `2 - 1.9 e^{-1} = 1.30103...`.
+    #[test]
+    fn depth_strength_by_hand() {
+        assert!((depth_strength(2, 3.0, 1e-3, 0.7) - closed_form_strength(3.0, 1e-3, 1.0, 0.7)).abs() < 1e-15);
+        let u = depth_strength(1, 2.0, 0.1, 1.0);
+        assert!((u - (2.0 - 1.9 * (-1.0f64).exp())).abs() < 1e-10, "{u}");
+        // deeper nets wait longer from a small start, then rise to s
+        assert!(depth_strength(4, 1.0, 1e-3, 3.0) < depth_strength(2, 1.0, 1e-3, 3.0));
+        assert!((depth_strength(4, 1.0, 1e-3, 1e4) - 1.0).abs() < 1e-9);
+    }
 
     /// The notes' theory column (section 1.4a): s = 3, 2, 1, 0.5 from u0 = 1e-6 to 0.99 s with
     /// tau = 100: t = (100/(2s)) ln(99 s / 1e-6 ...) = 325, 478, 921, 1772.

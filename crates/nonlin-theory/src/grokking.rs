@@ -16,6 +16,16 @@
 //! torch Linear init `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, `fan_in = 2M` for the hidden layer).
 //! Power fraction of a half: the power of its top frequency pair `(k, M - k)` over its total power.
 //!
+//! On a trained run folder (`nonlin probe grokking RUN_DIR`): a run of an `mlp` on the
+//! `modular_addition` data set (a typed error names the mismatch otherwise), whose first layer
+//! `[hidden, 2M]` holds the learned embeddings `w_a = W_1[:, :M]`, `w_b = W_1[:, M:]` of every
+//! hidden unit. The probe reads the run's logged train and test accuracy series (the steps at which
+//! each first reaches `grok_accuracy`, and the delay between them) and reports the Fourier power
+//! fraction of every unit's two embeddings at the run's initialisation (rebuilt from its seed) and
+//! at its end: the mean over units and halves, the fraction of units whose both halves exceed
+//! `fourier_threshold`, and the fraction whose halves share their top frequency. Beside them: the
+//! trained network's test accuracy on the run's test rows (f64, from its weights) and the logged.
+//!
 //! UNCONFIRMED (config fields): the ascent's step rule (the notes give none; a step that is halved
 //! until the energy does not decrease and grown by 1.1 after each step, from `ascent_lr`); the
 //! weight-decay form (decoupled, AdamW: with the repo's coupled Adam decay the notes saw no
@@ -25,7 +35,7 @@ use nonlin_data::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{in_range, non_empty, positive};
-use crate::kernels::{Matrix, gaussian};
+use crate::kernels::{DenseNet, Matrix, gaussian};
 use crate::{Probe, ProbeInput, ProbeReport, ReportTable, SeriesGroup, TheoryError};
 
 const NAME: &str = "grokking";
@@ -342,10 +352,21 @@ impl Probe for GrokkingConfig {
                 out.push(format!("train.{p}.{what}"));
             }
         }
+        for what in ["modulus", "hidden_units", "steps", "train_fit_step", "grok_step", "delay", "final_train_accuracy", "final_test_accuracy", "model_accuracy", "logged_test_accuracy"] {
+            out.push(format!("run.{what}"));
+        }
+        for when in ["init", "final"] {
+            for what in ["mean_power", "fourier_units", "same_k"] {
+                out.push(format!("run.{when}.{what}"));
+            }
+        }
         out
     }
 
     fn run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        if input.model.is_some() {
+            return self.on_run(input);
+        }
         let mut report = ProbeReport::default();
         let mut rng = Rng::seed(input.seed);
         let m = self.modulus;
@@ -421,9 +442,119 @@ impl Probe for GrokkingConfig {
     }
 }
 
+/// The first step of a series at or above `level` (NaN if it never gets there).
+fn first_reaching(series: &[(f64, f64)], level: f64) -> f64 {
+    series.iter().find(|p| p.1 >= level).map_or(f64::NAN, |p| p.0)
+}
+
+/// Per hidden unit of a first layer `[hidden, 2M]`: the power fractions and top frequencies of
+/// its two embeddings.
+pub fn embedding_spectra(w: &Matrix, m: usize) -> Vec<[(f64, usize); 2]> {
+    (0..w.nrows())
+        .map(|h| {
+            let a: Vec<f64> = (0..m).map(|j| w[(h, j)]).collect();
+            let b: Vec<f64> = (0..m).map(|j| w[(h, m + j)]).collect();
+            [power_fraction(&a), power_fraction(&b)]
+        })
+        .collect()
+}
+
+impl GrokkingConfig {
+    /// Mean power fraction, Fourier-dominated units and same-frequency units of a first layer.
+    fn embedding_numbers(&self, w: &Matrix, m: usize) -> (f64, f64, f64) {
+        let spectra = embedding_spectra(w, m);
+        let units = spectra.len().max(1) as f64;
+        let mean = spectra.iter().map(|[a, b]| a.0 + b.0).sum::<f64>() / (2.0 * units);
+        let fourier = spectra.iter().filter(|[a, b]| a.0 > self.fourier_threshold && b.0 > self.fourier_threshold).count() as f64 / units;
+        let same = spectra.iter().filter(|[a, b]| a.1 == b.1).count() as f64 / units;
+        (mean, fourier, same)
+    }
+
+    /// The run-folder mode (see the module header).
+    fn on_run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        let (model, data, run) = input.run_folder(NAME)?;
+        if run.dataset != "modular_addition" {
+            return Err(TheoryError::Model { probe: NAME, reason: format!("it reads a run on `modular_addition`; the run's data set is `{}`", run.dataset) });
+        }
+        let net = DenseNet::of_model(model, NAME)?;
+        let labels = crate::probe::labels_of(data, NAME)?;
+        let width = net.layers[0].fan_in();
+        if width % 2 != 0 || width < 4 {
+            return Err(TheoryError::Model { probe: NAME, reason: format!("the first layer takes {width} inputs, not one_hot(a) ++ one_hot(b)") });
+        }
+        let m = width / 2;
+        let mut report = ProbeReport::default();
+        let mut table = ReportTable::new("run_embeddings", "Fourier power of the learned embeddings (first layer), per hidden unit pooled", ["when", "mean power fraction", "Fourier units", "same top frequency"]);
+        let mut models = vec![("final", model)];
+        if let Some(initial) = run.initial {
+            models.insert(0, ("init", initial));
+        }
+        for (when, model) in models {
+            let w = &DenseNet::of_model(model, NAME)?.layers[0].weight;
+            let (mean, fourier, same) = self.embedding_numbers(w, m);
+            report.set(format!("run.{when}.mean_power"), mean);
+            report.set(format!("run.{when}.fourier_units"), fourier);
+            report.set(format!("run.{when}.same_k"), same);
+            table.push([when.to_string(), format!("{mean:.4}"), format!("{fourier:.3}"), format!("{same:.3}")]);
+        }
+        let (train_acc, test_acc) = (run.series("train/accuracy"), run.series("test/accuracy"));
+        let fit = first_reaching(train_acc, self.grok_accuracy);
+        let grok = first_reaching(test_acc, self.grok_accuracy);
+        for (k, v) in [
+            ("modulus", m as f64),
+            ("hidden_units", net.layers[0].fan_out() as f64),
+            ("steps", run.steps as f64),
+            ("train_fit_step", fit),
+            ("grok_step", grok),
+            ("delay", grok - fit),
+            ("final_train_accuracy", train_acc.last().map_or(f64::NAN, |p| p.1)),
+            ("final_test_accuracy", test_acc.last().map_or(f64::NAN, |p| p.1)),
+            ("model_accuracy", net.accuracy(&data.inputs, labels)),
+            ("logged_test_accuracy", run.final_metrics.get("test_accuracy").copied().unwrap_or(f64::NAN)),
+        ] {
+            report.set(format!("run.{k}"), v);
+        }
+        report.tables.push(table);
+        report.series.push(SeriesGroup::new("run_accuracy", "the run: train and test accuracy", "step", "accuracy").line("train", train_acc.to_vec()).line("test", test_acc.to_vec()));
+        let spectra = embedding_spectra(&net.layers[0].weight, m);
+        let mut units = ReportTable::new("run_units", "per hidden unit at the end: power fraction and top frequency of w_a and w_b", ["unit", "power a", "k a", "power b", "k b"]);
+        for (h, [a, b]) in spectra.iter().enumerate() {
+            units.push([h.to_string(), format!("{:.3}", a.0), a.1.to_string(), format!("{:.3}", b.0), b.1.to_string()]);
+        }
+        report.tables.push(units);
+        report.notes.push(format!(
+            "Run: M = {m}, {} hidden units, {} steps. Train accuracy first reached {} at step {fit}, test accuracy at step {grok} (NaN: never).",
+            net.layers[0].fan_out(),
+            run.steps,
+            self.grok_accuracy
+        ));
+        Ok(report)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A first layer whose unit 0 embeds a and b by the same cosine (frequency 2) and whose unit 1
+    /// embeds them by different ones (1 and 3): both Fourier, one with the same frequency.
+    #[test]
+    fn embedding_spectra_of_known_layers() {
+        let m = 7;
+        let cos = |k: usize, j: usize| (std::f64::consts::TAU * (k * j) as f64 / m as f64).cos();
+        let w = Matrix::from_fn(2, 2 * m, |h, j| match (h, j < m) {
+            (0, _) => cos(2, j % m),
+            (_, true) => cos(1, j),
+            (_, false) => cos(3, j - m),
+        });
+        let spectra = embedding_spectra(&w, m);
+        assert_eq!((spectra[0][0].1, spectra[0][1].1, spectra[1][0].1, spectra[1][1].1), (2, 2, 1, 3));
+        assert!(spectra.iter().flatten().all(|(p, _)| (p - 1.0).abs() < 1e-12));
+        let (mean, fourier, same) = GrokkingConfig::default().embedding_numbers(&w, m);
+        assert!((mean - 1.0).abs() < 1e-12 && fourier == 1.0 && same == 0.5);
+        assert_eq!(first_reaching(&[(1.0, 0.2), (5.0, 0.85), (9.0, 0.9)], 0.8), 5.0);
+        assert!(first_reaching(&[(1.0, 0.2)], 0.8).is_nan());
+    }
 
     /// A pure cosine of frequency 3 has all its power in the pair (3, M - 3); a constant has none
     /// outside k = 0.

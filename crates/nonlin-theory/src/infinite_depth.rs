@@ -19,6 +19,18 @@
 //! diagonal. The probe (notes section 4.4) measures agreement of the depth-L classifier with the
 //! reference rule on random test points, and tables the regime of every registered activation.
 //!
+//! On a trained run folder (`nonlin probe infinite_depth RUN_DIR`): a classification run of an
+//! `mlp` (a typed error names the mismatch otherwise). Its first hidden activation and its number
+//! of hidden layers `L` give the dual and the depth; its training rows (up to `--rows`), projected
+//! onto the unit sphere, are the kernel machine's data. Multi-class labels are one-hot columns of
+//! the same kernel regression, predicted by argmax (for two classes this is the sign rule above).
+//! The probe reports the accuracy on the run's test rows of the depth-`L` NTK classifier and of
+//! depths `f L` for `f` in `run_depth_factors` (default 1, 10, 100: towards the limit), of the
+//! limit rule of the activation's regime (an activation other than ReLU enters through the first
+//! `run_hermite_terms` terms of its Hermite series, renormalised, in log space) (majority class, the nearest training point's class, or
+//! the singular-kernel vote `argmax_c sum_{j in c} ||x - x_j||^{-alpha}`), their agreement, and
+//! the trained network's own test accuracy on the same rows (computed in f64 from its weights).
+//!
 //! UNCONFIRMED choices (config fields): the half-space labels are flipped with probability
 //! `label_noise` = 0.1; a prediction or reference of exactly 0 counts as +1; the random-label set
 //! has exactly round(0.65 n) positives.
@@ -30,7 +42,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{in_range, non_empty};
 use crate::kernels::linalg::solve;
 use crate::kernels::recursion::SphereDual;
-use crate::kernels::{Duals, Matrix, ScalarActivation, gaussian};
+use crate::kernels::{DenseNet, Duals, Matrix, ScalarActivation, gaussian};
+use crate::probe::labels_of;
 use crate::{Probe, ProbeInput, ProbeReport, ReportTable, SeriesGroup, TheoryError};
 
 const NAME: &str = "infinite_depth";
@@ -86,6 +99,12 @@ pub struct InfiniteDepthConfig {
     pub cases: Vec<Case>,
     /// The activation whose regime is tabled (absent: the whole registry).
     pub activation: Option<String>,
+    /// On a run folder: the depths `f L` (f in this list, L the run's hidden layers) at which the
+    /// NTK classifier is evaluated.
+    pub run_depth_factors: Vec<usize>,    /// On a run folder with an activation other than ReLU: Hermite terms of its sphere dual
+    /// (`phi_hat = sum_{k < terms} a_k^2 xi^k`, renormalised; the missing mass is reported as
+    /// `run.hermite_tail`). Quadrature at every kernel entry is too slow at depth 100 L.
+    pub run_hermite_terms: usize,
 }
 
 impl Default for InfiniteDepthConfig {
@@ -121,7 +140,7 @@ impl Default for InfiniteDepthConfig {
             rules: vec![Rule::SingularVote, Rule::NearestNeighbour],
         };
         let singular2 = Case { name: "a1a2".into(), hermite: vec![0.0, 0.3, 0.7], depths: vec![10, 40], ..singular.clone() };
-        Self { test_points: 400, cases: vec![majority, nn, singular, singular2], activation: None }
+        Self { test_points: 400, cases: vec![majority, nn, singular, singular2], activation: None, run_depth_factors: vec![1, 10, 100], run_hermite_terms: 40 }
     }
 }
 
@@ -321,6 +340,11 @@ impl Probe for InfiniteDepthConfig {
         if let Some(a) = &self.activation {
             ScalarActivation::from_spec(a).map_err(|e| TheoryError::config(NAME, "activation", e.to_string()))?;
         }
+        non_empty(NAME, "run_depth_factors", &self.run_depth_factors)?;
+        for &f in &self.run_depth_factors {
+            in_range(NAME, "run_depth_factors", f, 1, 10_000)?;
+        }
+        in_range(NAME, "run_hermite_terms", self.run_hermite_terms, 2, 150)?;
         Ok(())
     }
 
@@ -340,10 +364,20 @@ impl Probe for InfiniteDepthConfig {
                 out.push(format!("regime.{name}.{what}"));
             }
         }
+        for what in ["depth", "hermite_tail", "classes", "train_rows", "test_rows", "phi0", "dphi0", "dphi1", "alpha", "ntk_accuracy", "limit_accuracy", "ntk_limit_agreement", "model_accuracy", "model_ntk_agreement", "logged_test_accuracy"] {
+            out.push(format!("run.{what}"));
+        }
+        for f in &self.run_depth_factors {
+            out.push(format!("run.ntk_accuracy.x{f}"));
+            out.push(format!("run.ntk_limit_agreement.x{f}"));
+        }
         out
     }
 
     fn run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        if input.model.is_some() {
+            return self.on_run(input);
+        }
         let mut report = ProbeReport::default();
         let mut rng = Rng::seed(input.seed);
         for case in &self.cases {
@@ -354,7 +388,163 @@ impl Probe for InfiniteDepthConfig {
     }
 }
 
+/// Rows scaled to unit norm (a zero row stays zero).
+fn unit_rows(x: &Matrix) -> Matrix {
+    let mut m = x.clone();
+    for i in 0..m.nrows() {
+        let norm = (0..m.ncols()).map(|j| m[(i, j)].powi(2)).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            for j in 0..m.ncols() {
+                m[(i, j)] /= norm;
+            }
+        }
+    }
+    m
+}
+
+/// The depth-L NTK kernel regression of one-hot labels at the rows of `test`, by argmax: the
+/// multi-class form of [`classify`] (same log-space scaling).
+///
+/// The recursion runs in plain f64 when it cannot underflow (`phi_hat(0) > 0`, or
+/// `phi_hat'(0)^depth > 1e-250`: correlations shrink at most geometrically at that rate), and in
+/// log space otherwise (the 1-NN regime); both give the same kernel where f64 holds it (tested in
+/// `log_space_recursion_matches_plain`).
+pub fn classify_classes(train: &Matrix, labels: &[u32], classes: usize, test: &Matrix, depth: usize, dual: &SphereDual) -> Result<Vec<usize>, TheoryError> {
+    let n = train.nrows();
+    let dot = |a: &Matrix, i: usize, b: &Matrix, j: usize| (0..a.ncols()).map(|k| a[(i, k)] * b[(j, k)]).sum::<f64>().clamp(-1.0, 1.0);
+    let (p0, d0) = dual.eval(0.0);
+    let plain = p0 > 1e-9 || (d0 > 0.0 && depth as f64 * d0.ln() > -250.0 * std::f64::consts::LN_10);
+    let kernel = |xi: f64| if plain { SignedLog::new(crate::kernels::sphere_ntk(xi, depth, dual).1) } else { deep_ntk_log(xi, depth, dual) };
+    let diag = kernel(1.0);
+    let k_train = Matrix::from_fn(n, n, |i, j| {
+        let v = if i == j { diag } else { kernel(dot(train, i, train, j)) };
+        v.sign * (v.log - diag.log).exp()
+    });
+    let onehot = Matrix::from_fn(n, classes, |i, c| f64::from(u8::from(labels[i] as usize == c)));
+    let alpha = solve(&k_train, &onehot)?;
+    let mut out = Vec::with_capacity(test.nrows());
+    for t in 0..test.nrows() {
+        let row: Vec<SignedLog> = (0..n).map(|j| kernel(dot(test, t, train, j))).collect();
+        let top = row.iter().map(|v| v.log).fold(f64::NEG_INFINITY, f64::max);
+        let scores: Vec<f64> = (0..classes).map(|c| row.iter().enumerate().map(|(j, v)| v.sign * (v.log - top).exp() * alpha[(j, c)]).sum()).collect();
+        out.push(argmax(&scores));
+    }
+    Ok(out)
+}
+
+/// The index of the largest entry (the first on ties).
+fn argmax(v: &[f64]) -> usize {
+    (1..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best })
+}
+
+/// The multi-class limit rule of a regime at the rows of `test`: the majority class, the nearest
+/// training point's class, or the singular-kernel vote; none for a regime without a limit rule.
+pub fn reference_classes(regime: &str, alpha: f64, train: &Matrix, labels: &[u32], classes: usize, test: &Matrix) -> Option<Vec<usize>> {
+    let d = train.ncols();
+    let mut counts = vec![0.0; classes];
+    for &l in labels {
+        counts[l as usize] += 1.0;
+    }
+    let majority = argmax(&counts);
+    let rule = match regime {
+        "majority vote" => Rule::Majority,
+        "1-nearest neighbour" => Rule::NearestNeighbour,
+        "singular-kernel vote" => Rule::SingularVote,
+        _ => return None,
+    };
+    Some(
+        (0..test.nrows())
+            .map(|t| match rule {
+                Rule::Majority => majority,
+                Rule::NearestNeighbour => {
+                    let dots: Vec<f64> = (0..train.nrows()).map(|j| (0..d).map(|k| test[(t, k)] * train[(j, k)]).sum()).collect();
+                    labels[argmax(&dots)] as usize
+                }
+                Rule::SingularVote => {
+                    let dist: Vec<f64> = (0..train.nrows()).map(|j| (0..d).map(|k| (test[(t, k)] - train[(j, k)]).powi(2)).sum::<f64>().sqrt()).collect();
+                    let nearest = dist.iter().copied().fold(f64::INFINITY, f64::min).max(1e-300);
+                    let mut votes = vec![0.0; classes];
+                    for (r, &l) in dist.iter().zip(labels) {
+                        votes[l as usize] += (nearest / r.max(1e-300)).powf(alpha);
+                    }
+                    argmax(&votes)
+                }
+            })
+            .collect(),
+    )
+}
+
+fn agree_classes(a: &[usize], b: &[usize]) -> f64 {
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len().max(1) as f64
+}
+
 impl InfiniteDepthConfig {
+    /// The run-folder mode (see the module header).
+    fn on_run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        let (model, data, run) = input.run_folder(NAME)?;
+        let net = DenseNet::of_model(model, NAME)?;
+        let test_labels = labels_of(data, NAME)?;
+        let train = run.train.ok_or_else(|| TheoryError::Model { probe: NAME, reason: "it needs the run's training rows".into() })?;
+        let train_labels = labels_of(train, NAME)?;
+        let act = net.activations.first().cloned().ok_or_else(|| TheoryError::Model { probe: NAME, reason: "the run's mlp has no hidden layer (no activation, no depth)".into() })?;
+        let depth = net.activations.len();
+        let (dual, tail) = if act.is_relu() {
+            (SphereDual::ArcCosine, 0.0)
+        } else {
+            let duals = Duals::new(act.clone())?;
+            let squares: Vec<f64> = crate::kernels::hermite_coefficients(&duals, self.run_hermite_terms).iter().map(|a| a * a).collect();
+            let phi2 = duals.moments(1.0).phi2;
+            (SphereDual::hermite(&squares)?, 1.0 - squares.iter().sum::<f64>() / phi2)
+        };
+        let classes = train_labels.iter().chain(test_labels).copied().max().unwrap_or(0) as usize + 1;
+        let (xs, ts) = (unit_rows(&train.inputs), unit_rows(&data.inputs));
+        let (p0, d0, d1, regime_name, alpha) = regime(&dual);
+        let limit = reference_classes(regime_name, alpha, &xs, train_labels, classes, &ts);
+        let truth: Vec<usize> = test_labels.iter().map(|&l| l as usize).collect();
+        let model_pred: Vec<usize> = {
+            let out = net.forward(&data.inputs);
+            (0..out.nrows()).map(|i| crate::kernels::dense::argmax_row(&out, i)).collect()
+        };
+        let mut report = ProbeReport::default();
+        let mut table = ReportTable::new("run_depths", "the run's data: test accuracy of the depth-L NTK classifier and its agreement with the limit rule", ["depth", "NTK accuracy", "agreement with the limit rule"]);
+        let mut acc_line = Vec::new();
+        let mut agree_line = Vec::new();
+        for &f in &self.run_depth_factors {
+            let l = f * depth;
+            let pred = classify_classes(&xs, train_labels, classes, &ts, l, &dual)?;
+            let acc = agree_classes(&pred, &truth);
+            let agree = limit.as_ref().map_or(f64::NAN, |r| agree_classes(&pred, r));
+            report.set(format!("run.ntk_accuracy.x{f}"), acc);
+            report.set(format!("run.ntk_limit_agreement.x{f}"), agree);
+            table.push([l.to_string(), format!("{acc:.4}"), format!("{agree:.4}")]);
+            acc_line.push(((l as f64).log10(), acc));
+            agree_line.push(((l as f64).log10(), agree));
+            if f == self.run_depth_factors[0] {
+                report.set("run.ntk_accuracy", acc);
+                report.set("run.ntk_limit_agreement", agree);
+                report.set("run.model_ntk_agreement", agree_classes(&pred, &model_pred));
+            }
+        }
+        let limit_acc = limit.as_ref().map_or(f64::NAN, |r| agree_classes(r, &truth));
+        let model_acc = agree_classes(&model_pred, &truth);
+        for (k, v) in [("depth", depth as f64), ("hermite_tail", tail), ("classes", classes as f64), ("train_rows", xs.nrows() as f64), ("test_rows", ts.nrows() as f64), ("phi0", p0), ("dphi0", d0), ("dphi1", d1), ("alpha", alpha), ("limit_accuracy", limit_acc), ("model_accuracy", model_acc), ("logged_test_accuracy", run.final_metrics.get("test_accuracy").copied().unwrap_or(f64::NAN))] {
+            report.set(format!("run.{k}"), v);
+        }
+        report.tables.push(table);
+        let mut group = SeriesGroup::new("run_depths", "the run's data: NTK classifier by depth", "log10 depth L", "fraction").line("NTK test accuracy", acc_line).line("agreement with the limit rule", agree_line);
+        if !(limit_acc.is_nan()) {
+            let ends = (self.run_depth_factors.iter().map(|&f| ((f * depth) as f64).log10()).fold(f64::INFINITY, f64::min), self.run_depth_factors.iter().map(|&f| ((f * depth) as f64).log10()).fold(f64::NEG_INFINITY, f64::max));
+            group = group.line("limit rule test accuracy", vec![(ends.0, limit_acc), (ends.1, limit_acc)]);
+        }
+        group = group.line("trained network test accuracy", vec![(0.0, model_acc), ((depth as f64).log10(), model_acc)]);
+        report.series.push(group);
+        report.notes.push(format!(
+            "Run: {} hidden layers of {:?} (limit: {regime_name}), {} training rows and {} test rows on the unit sphere, {classes} classes. Trained network: {:.4} test accuracy on these rows; the depth-{depth} NTK classifier {:.4}; the limit rule {:.4}.",
+            depth, act, xs.nrows(), ts.nrows(), model_acc, report.numbers["run.ntk_accuracy"], limit_acc
+        ));
+        Ok(report)
+    }
+
     fn table_names(&self) -> Vec<String> {
         match &self.activation {
             Some(a) => vec![a.clone()],
@@ -441,6 +631,41 @@ fn agreement(a: &[f64], b: &[f64]) -> f64 {
 mod tests {
     use super::*;
 
+    /// With two classes the one-hot kernel regression predicts what the sign rule predicts
+    /// (`f_1 - f_0 = K(x, X) K^{-1} (y_1 - y_0)` with `y_1 - y_0 = +-1`).
+    #[test]
+    fn multi_class_form_agrees_with_the_sign_rule() {
+        let mut rng = Rng::seed(4);
+        let train = sphere_points(30, 3, &mut rng);
+        let test = sphere_points(50, 3, &mut rng);
+        let labels: Vec<u32> = (0..30).map(|i| u32::from(train[(i, 0)] + 0.3 * train[(i, 1)] > 0.0)).collect();
+        let y: Vec<f64> = labels.iter().map(|&l| if l == 1 { 1.0 } else { -1.0 }).collect();
+        for (depth, dual) in [(3, SphereDual::ArcCosine), (8, SphereDual::hermite(&[0.0, 0.0, 0.5, 0.5]).unwrap())] {
+            let signs = classify(&train, &y, &test, depth, &dual).unwrap();
+            let classes = classify_classes(&train, &labels, 2, &test, depth, &dual).unwrap();
+            for (s, c) in signs.iter().zip(&classes) {
+                assert_eq!(usize::from(*s > 0.0), *c);
+            }
+        }
+    }
+
+    /// Limit rules by hand on three training points of the circle: classes 0, 1, 1.
+    #[test]
+    fn multi_class_limit_rules_by_hand() {
+        let train = crate::kernels::linalg::from_rows(3, 2, &[1.0, 0.0, 0.0, 1.0, -1.0, 0.0]);
+        let test = crate::kernels::linalg::from_rows(1, 2, &[0.8, 0.6]);
+        let labels = [0, 1, 1];
+        // majority: class 1 (two of three)
+        assert_eq!(reference_classes("majority vote", f64::NAN, &train, &labels, 2, &test), Some(vec![1]));
+        // nearest: (1, 0) has dot 0.8 > 0.6 > -0.8
+        assert_eq!(reference_classes("1-nearest neighbour", f64::INFINITY, &train, &labels, 2, &test), Some(vec![0]));
+        // distances 0.632, 0.894, 1.897; alpha = 2: class 0 votes 1, class 1 (0.632/0.894)^2 +
+        // (0.632/1.897)^2 = 0.5 + 0.111 = 0.611: class 0; alpha = 0.1 flattens it: class 1
+        assert_eq!(reference_classes("singular-kernel vote", 2.0, &train, &labels, 2, &test), Some(vec![0]));
+        assert_eq!(reference_classes("singular-kernel vote", 0.1, &train, &labels, 2, &test), Some(vec![1]));
+        assert_eq!(reference_classes("linear (no depth limit)", f64::NAN, &train, &labels, 2, &test), None);
+    }
+
     #[test]
     fn signed_log_arithmetic() {
         // 3 + (-5) = -2; (-2) * 4 = -8; 1e-300 * 1e-300 underflows in f64 but not here
@@ -486,6 +711,7 @@ mod tests {
                 Case { depths: vec![8, 40], ..InfiniteDepthConfig::default().cases[1].clone() },
             ],
             activation: Some("tanh".into()),
+            ..InfiniteDepthConfig::default()
         };
         let report = config.run(&ProbeInput::seeded(0)).unwrap();
         assert!(report.numbers["relu.majority.l1000"] >= 0.99, "{}", report.numbers["relu.majority.l1000"]);
@@ -516,5 +742,13 @@ mod tests {
         let mut c = ok.clone();
         c.cases[1].name = "relu".into();
         assert!(c.validate().unwrap_err().to_string().contains("twice"));
+        for terms in [0, 1, 1000] {
+            let c = InfiniteDepthConfig { run_hermite_terms: terms, ..ok.clone() };
+            assert!(c.validate().unwrap_err().to_string().contains("run_hermite_terms"), "{terms}");
+        }
+        for factors in [vec![], vec![0], vec![1, 1_000_000]] {
+            let c = InfiniteDepthConfig { run_depth_factors: factors.clone(), ..ok.clone() };
+            assert!(c.validate().unwrap_err().to_string().contains("run_depth_factors"), "{factors:?}");
+        }
     }
 }

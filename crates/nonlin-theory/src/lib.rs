@@ -13,7 +13,9 @@ pub mod probe;
 
 pub use error::TheoryError;
 pub use feature_diversity::{Features, effective_dimension, relative_diversity};
-pub use probe::{Line, Probe, ProbeData, ProbeInput, ProbeReport, ReportTable, SeriesGroup};
+pub use probe::{
+    Line, Probe, ProbeData, ProbeInput, ProbeReport, ReportTable, RunRecord, SeriesGroup,
+};
 
 use serde::{Deserialize, Serialize};
 

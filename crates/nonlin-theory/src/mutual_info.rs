@@ -23,10 +23,19 @@
 //! form of the +-1 bits `s^T A s`, above its median is class 1; Tishby's exact rule is not
 //! reproduced), the L2 form (`tf.nn.l2_loss`, i.e. halved), and the baseline's value below -1
 //! (its own bin). The KDE estimator of the paper is not implemented.
+//!
+//! On a trained run folder (`nonlin probe mutual_info RUN_DIR`): a classification run of an `mlp`
+//! (a typed error names the mismatch otherwise). The information plane of every hidden layer is
+//! measured on the run's training rows (up to `--rows`, distinct inputs assumed as above) with
+//! both estimators (`bins` bins), at the run's initialisation (rebuilt from its seed) and at its
+//! saved checkpoint: a run folder keeps only its latest checkpoint, so "over training" is these
+//! two points. Beside them: `H(Y)`, the bound `log2(rows)`, the trained network's test accuracy
+//! on the run's test rows (computed in f64 from its weights) and the run's logged one.
 
 use std::collections::HashMap;
 
 use nonlin_data::Rng;
+use nonlin_nn::Model;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{in_range, non_empty, positive};
@@ -370,10 +379,22 @@ impl Probe for MutualInfoConfig {
             }
         }
         out.extend(["h_y", "max_ixt"].map(String::from));
+        out.extend(["run.h_y", "run.max_ixt", "run.rows", "run.layers", "run.model_accuracy", "run.logged_test_accuracy", "run.bound_violations"].map(String::from));
+        for when in ["init", "final"] {
+            for estimator in ["ebab", "fixed"] {
+                for l in 1..=RUN_LAYERS {
+                    out.push(format!("run.{when}.{estimator}.layer{l}.ixt"));
+                    out.push(format!("run.{when}.{estimator}.layer{l}.ity"));
+                }
+            }
+        }
         out
     }
 
     fn run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        if input.model.is_some() {
+            return self.on_run(input);
+        }
         let mut report = ProbeReport::default();
         let mut rng = Rng::seed(input.seed);
         let (x_all, y_all) = quadratic_bits(self.bits, &mut rng);
@@ -486,6 +507,89 @@ impl Probe for MutualInfoConfig {
             self.l2,
             self.bins,
             self.record_every
+        ));
+        Ok(report)
+    }
+}
+
+/// Hidden layers a run-folder report names in its metric list (it reports every layer).
+const RUN_LAYERS: usize = 8;
+
+impl MutualInfoConfig {
+    /// `(I(X;T), I(T;Y))` of every hidden layer of `model` on `x`, by EBAB and by fixed bins.
+    fn run_plane(&self, model: &Model, x: &Matrix, y: &[usize]) -> Result<Vec<[(f64, f64); 2]>, TheoryError> {
+        let net = DenseNet::of_model(model, NAME)?;
+        let trace = net.trace(x);
+        let fixed = fixed_edges(self.bins);
+        Ok(trace.inputs[1..]
+            .iter()
+            .zip(&net.activations)
+            .map(|(t, activation)| {
+                let low = if activation.value(-1.0) >= 0.0 { 0.0 } else { -1.000001 };
+                let edges = ebab_edges(&to_rows(t), self.bins, low);
+                [binned_information(t, y, &edges), binned_information(t, y, &fixed)]
+            })
+            .collect())
+    }
+
+    /// The run-folder mode (see the module header).
+    fn on_run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        let (model, data, run) = input.run_folder(NAME)?;
+        let net = DenseNet::of_model(model, NAME)?;
+        let test_labels = crate::probe::labels_of(data, NAME)?;
+        let train = run.train.ok_or_else(|| TheoryError::Model { probe: NAME, reason: "it needs the run's training rows".into() })?;
+        let y: Vec<usize> = crate::probe::labels_of(train, NAME)?.iter().map(|&l| l as usize).collect();
+        if net.activations.is_empty() {
+            return Err(TheoryError::Model { probe: NAME, reason: "the run's mlp has no hidden layer".into() });
+        }
+        let x = &train.inputs;
+        let n = x.nrows();
+        let classes = y.iter().copied().max().map_or(0, |m| m + 1);
+        let h_y: f64 = (0..classes)
+            .map(|c| y.iter().filter(|&&l| l == c).count() as f64 / n as f64)
+            .filter(|&p| p > 0.0)
+            .map(|p| -p * p.log2())
+            .sum();
+        let mut report = ProbeReport::default();
+        report.set("run.h_y", h_y);
+        report.set("run.max_ixt", (n as f64).log2());
+        report.set("run.rows", n as f64);
+        report.set("run.layers", net.activations.len() as f64);
+        report.set("run.model_accuracy", net.accuracy(&data.inputs, test_labels));
+        report.set("run.logged_test_accuracy", run.final_metrics.get("test_accuracy").copied().unwrap_or(f64::NAN));
+        let mut planes = vec![("final", self.run_plane(model, x, &y)?)];
+        if let Some(initial) = run.initial {
+            planes.insert(0, ("init", self.run_plane(initial, x, &y)?));
+        }
+        let mut table = ReportTable::new("run_information", "the run's hidden layers on its training rows: I(X;T) and I(T;Y) in bits", ["when", "layer", "EBAB I(X;T)", "EBAB I(T;Y)", "fixed I(X;T)", "fixed I(T;Y)"]);
+        let mut violations = 0usize;
+        for (when, plane) in &planes {
+            for (l, pair) in plane.iter().enumerate() {
+                for (estimator, (ixt, ity)) in ["ebab", "fixed"].iter().zip(pair) {
+                    report.set(format!("run.{when}.{estimator}.layer{}.ixt", l + 1), *ixt);
+                    report.set(format!("run.{when}.{estimator}.layer{}.ity", l + 1), *ity);
+                    // I(T;Y) <= min(I(X;T), H(Y)) and I(X;T) <= log2 n hold for any binning
+                    let tol = 1e-9;
+                    violations += usize::from(*ity > ixt + tol || *ity > h_y + tol || *ixt > (n as f64).log2() + tol);
+                }
+                table.push([when.to_string(), (l + 1).to_string(), format!("{:.3}", pair[0].0), format!("{:.3}", pair[0].1), format!("{:.3}", pair[1].0), format!("{:.3}", pair[1].1)]);
+            }
+        }
+        report.set("run.bound_violations", violations as f64);
+        report.tables.push(table);
+        for (e, estimator) in ["ebab", "fixed"].iter().enumerate() {
+            let mut group = SeriesGroup::new(&format!("run_plane_{estimator}"), &format!("the run's information plane ({estimator}): initialisation to end, per layer"), "I(X;T) (bits)", "I(T;Y) (bits)");
+            for l in 0..net.activations.len() {
+                group = group.line(format!("layer {}", l + 1), planes.iter().map(|(_, p)| p[l][e]).collect());
+            }
+            report.series.push(group);
+        }
+        report.notes.push(format!(
+            "Run: {} hidden layers, {n} training rows, {classes} classes (H(Y) = {h_y:.3} bits, I(X;T) <= log2 n = {:.3} bits), {} bins. The points are the model at initialisation (rebuilt from the run's seed){} and at its checkpoint.",
+            net.activations.len(),
+            (n as f64).log2(),
+            self.bins,
+            if run.initial.is_some() { "" } else { " (not available: imported weights)" }
         ));
         Ok(report)
     }

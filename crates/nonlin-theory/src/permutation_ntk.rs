@@ -12,6 +12,19 @@
 //! `Phi(g_on sqrt(m) / sigma)^2 Phi(|g_off| sqrt(m) / sigma)^(k-2)`; the probe reports the smallest
 //! m reaching each target (notes section 9.4, target 1: the GP table).
 //!
+//! On a trained run folder (`nonlin probe permutation_ntk RUN_DIR`): a run of a one-hidden-layer
+//! `mlp` (a typed error names the mismatch otherwise). The infinite-width GP of that architecture
+//! is the last-layer kernel of its activation (`k(x, x') = E[phi(u) phi(v)]`, `(u, v)` of
+//! covariance `C_W x.x'/n_0 + C_b`), with `C_W = fan_in Var(W_1)` and `C_b = Var(b_1)` read from
+//! the run's initialisation (rebuilt from its seed; the trained weights when there is none). The
+//! GP is conditioned on the run's training rows (one-hot labels, or the regression targets), with
+//! a jitter of `1e-8` times the mean diagonal, and predicts the run's test rows: its test accuracy
+//! (or MSE) beside the trained network's (f64, from its weights) and the run's logged one, their
+//! agreement, and, as the paper's ensemble formula, the smallest ensemble of independent nets
+//! (outputs `N(mean, std^2 / m)`, `std^2 = C_W2 (k(x, x) - k(x, X) K^{-1} k(X, x))`) whose
+//! averaged argmax equals the GP's with mean probability `targets`, by the independent pairwise
+//! approximation `prod_{c != top} Phi((mu_top - mu_c) sqrt(m / 2) / std)`.
+//!
 //! UNCONFIRMED: the notes' table rounds the ensemble size to the first m whose probability reaches
 //! the target; Phi is computed with `erfc` for accuracy in the tails.
 
@@ -19,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{in_range, non_empty};
 use crate::kernels::linalg::solve;
-use crate::kernels::{Duals, Matrix, ScalarActivation, standard_last_layer};
+use crate::kernels::{DenseLayer, DenseNet, Duals, Matrix, ScalarActivation, standard_last_layer};
 use crate::{Probe, ProbeInput, ProbeReport, ReportTable, SeriesGroup, TheoryError};
 
 const NAME: &str = "permutation_ntk";
@@ -149,6 +162,12 @@ impl Probe for PermutationNtkConfig {
                 out.push(format!("k{k}.models_{}", target_key(*t)));
             }
         }
+        for what in ["hidden_width", "c_w", "c_b", "c_w2", "train_rows", "test_rows", "gp_accuracy", "model_accuracy", "gp_model_agreement", "gp_test_mse", "model_test_mse", "gp_mean_std", "logged_test_accuracy", "logged_test_mse"] {
+            out.push(format!("run.{what}"));
+        }
+        for t in &self.targets {
+            out.push(format!("run.models_{}", target_key(*t)));
+        }
         for k in &self.train_sizes {
             for what in ["models_p90", "models_all", "gp_p90", "gp_all", "ratio_p90", "ratio_all", "acc_at_2x_gp", "acc_final", "max_steps_used"] {
                 out.push(format!("train.k{k}.{what}"));
@@ -162,6 +181,9 @@ impl Probe for PermutationNtkConfig {
     }
 
     fn run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        if input.model.is_some() {
+            return self.on_run(input);
+        }
         let mut report = ProbeReport::default();
         if !self.train_sizes.is_empty() {
             self.train_ensembles(input.seed, &mut report)?;
@@ -195,7 +217,127 @@ impl Probe for PermutationNtkConfig {
     }
 }
 
+/// `(fan_in Var(W), Var(b))` of a dense layer (population variances).
+fn layer_scales(layer: &DenseLayer) -> (f64, f64) {
+    let var = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len().max(1) as f64
+    };
+    let w: Vec<f64> = (0..layer.fan_out()).flat_map(|o| (0..layer.fan_in()).map(move |i| (o, i))).map(|(o, i)| layer.weight[(o, i)]).collect();
+    (var(&w) * layer.fan_in() as f64, layer.bias.as_deref().map_or(0.0, var))
+}
+
 impl PermutationNtkConfig {
+    /// The run-folder mode (see the module header).
+    fn on_run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        let (model, data, run) = input.run_folder(NAME)?;
+        let net = DenseNet::of_model(model, NAME)?;
+        if net.layers.len() != 2 {
+            return Err(TheoryError::Model { probe: NAME, reason: format!("its GP is that of a one-hidden-layer net; the run's mlp has {} hidden layers", net.layers.len() - 1) });
+        }
+        let train = run.train.ok_or_else(|| TheoryError::Model { probe: NAME, reason: "it needs the run's training rows".into() })?;
+        let init = match run.initial {
+            Some(m) => DenseNet::of_model(m, NAME)?,
+            None => net.clone(),
+        };
+        let (c_w, c_b) = layer_scales(&init.layers[0]);
+        let (c_w2, _) = layer_scales(&init.layers[1]);
+        let duals = Duals::new(net.activations[0].clone())?;
+        let (x, t) = (&train.inputs, &data.inputs);
+        let outputs = net.layers[1].fan_out();
+        let y = match (&train.labels, &train.targets) {
+            (Some(l), _) => Matrix::from_fn(l.len(), outputs, |i, c| f64::from(u8::from(l[i] as usize == c))),
+            (None, Some(v)) => v.clone(),
+            (None, None) => return Err(TheoryError::Model { probe: NAME, reason: "the run's training rows have neither labels nor targets".into() }),
+        };
+        let mut kk = standard_last_layer(x, x, c_w, c_b, &duals);
+        let jitter = 1e-8 * (0..kk.nrows()).map(|i| kk[(i, i)]).sum::<f64>() / kk.nrows().max(1) as f64;
+        for i in 0..kk.nrows() {
+            kk[(i, i)] += jitter;
+        }
+        let kx = standard_last_layer(t, x, c_w, c_b, &duals);
+        let weights = solve(&kk, &kx.transpose().to_owned())?;
+        let mean = weights.transpose() * &y;
+        let std: Vec<f64> = (0..t.nrows())
+            .map(|r| {
+                let kxx = standard_last_layer(&t.subrows(r, 1).to_owned(), &t.subrows(r, 1).to_owned(), c_w, c_b, &duals)[(0, 0)];
+                let explained: f64 = (0..x.nrows()).map(|j| kx[(r, j)] * weights[(j, r)]).sum();
+                (c_w2 * (kxx - explained).max(0.0)).sqrt()
+            })
+            .collect();
+        let model_out = net.forward(t);
+        let mut report = ProbeReport::default();
+        for (k, v) in [("hidden_width", net.layers[0].fan_out() as f64), ("c_w", c_w), ("c_b", c_b), ("c_w2", c_w2), ("train_rows", x.nrows() as f64), ("test_rows", t.nrows() as f64), ("gp_mean_std", std.iter().sum::<f64>() / std.len().max(1) as f64)] {
+            report.set(format!("run.{k}"), v);
+        }
+        let mut table = ReportTable::new("run_gp", "the run's architecture: infinite-width GP beside the trained network on the test rows", ["quantity", "GP", "trained network"]);
+        if let Some(labels) = &data.labels {
+            let argmax = |m: &Matrix, i: usize| crate::kernels::dense::argmax_row(m, i);
+            let n = t.nrows().max(1) as f64;
+            let gp_acc = (0..t.nrows()).filter(|&i| argmax(&mean, i) == labels[i] as usize).count() as f64 / n;
+            let model_acc = (0..t.nrows()).filter(|&i| argmax(&model_out, i) == labels[i] as usize).count() as f64 / n;
+            let agree = (0..t.nrows()).filter(|&i| argmax(&mean, i) == argmax(&model_out, i)).count() as f64 / n;
+            report.set("run.gp_accuracy", gp_acc);
+            report.set("run.model_accuracy", model_acc);
+            report.set("run.gp_model_agreement", agree);
+            report.set("run.logged_test_accuracy", run.final_metrics.get("test_accuracy").copied().unwrap_or(f64::NAN));
+            table.push(["test accuracy".to_string(), format!("{gp_acc:.4}"), format!("{model_acc:.4}")]);
+            // The ensemble formula: P(argmax of the m-net average = the GP's), per row.
+            let success = |m: usize| {
+                (0..t.nrows())
+                    .map(|i| {
+                        let top = argmax(&mean, i);
+                        let s = std[i].max(1e-300) / (m as f64 / 2.0).sqrt();
+                        (0..outputs).filter(|&c| c != top).map(|c| phi((mean[(i, top)] - mean[(i, c)]) / s)).product::<f64>()
+                    })
+                    .sum::<f64>()
+                    / n
+            };
+            let mut curve = Vec::new();
+            for &target in &self.targets {
+                let mut m = 1;
+                while success(m) < target && m < 1_000_000 {
+                    m = (m * 2).max(m + 1);
+                }
+                // back off to the first m reaching the target by bisection on [m/2, m]
+                let (mut lo, mut hi) = (m / 2, m);
+                while hi - lo > 1 {
+                    let mid = (lo + hi) / 2;
+                    if success(mid) >= target { hi = mid } else { lo = mid }
+                }
+                let m = if success(lo.max(1)) >= target { lo.max(1) } else { hi };
+                report.set(format!("run.models_{}", target_key(target)), m as f64);
+                curve.push((target, m as f64));
+                table.push([format!("ensemble size for {}% agreement", target * 100.0), m.to_string(), "-".into()]);
+            }
+            report.series.push(SeriesGroup::new("run_ensemble", "ensemble size for the GP's argmax, by target probability", "target", "models").line("GP formula", curve));
+        }
+        if let Some(targets) = &data.targets {
+            let mse = |m: &Matrix| {
+                let mut sum = 0.0;
+                for i in 0..m.nrows() {
+                    for j in 0..m.ncols() {
+                        sum += (m[(i, j)] - targets[(i, j)]).powi(2);
+                    }
+                }
+                sum / (m.nrows() * m.ncols()).max(1) as f64
+            };
+            let (gp, trained) = (mse(&mean), mse(&model_out));
+            report.set("run.gp_test_mse", gp);
+            report.set("run.model_test_mse", trained);
+            report.set("run.logged_test_mse", run.final_metrics.get("test_mse").copied().unwrap_or(f64::NAN));
+            table.push(["test MSE".to_string(), format!("{gp:.5}"), format!("{trained:.5}")]);
+        }
+        report.tables.push(table);
+        report.notes.push(format!(
+            "Run: one hidden layer of {} {:?} units; C_W = {c_w:.4}, C_b = {c_b:.4} at initialisation (last layer C_W = {c_w2:.4}); GP on {} training rows.",
+            net.layers[0].fan_out(),
+            net.activations[0],
+            x.nrows()
+        ));
+        Ok(report)
+    }
+
     /// Target 2: ensembles of trained two-layer ReLU nets on the k basis pairs, their exact
     /// accuracy on every normalised 2-hot input by ensemble size, beside the GP prediction.
     fn train_ensembles(&self, seed: u64, report: &mut ProbeReport) -> Result<(), TheoryError> {

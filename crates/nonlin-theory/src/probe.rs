@@ -1,5 +1,5 @@
 //! What every probe shares: its input (a seed, and optionally a trained model with rows of its
-//! data) and its output, a [`ProbeReport`] of named numbers, series (for CSV files and SVG
+//! data and the record of its run) and its output, a [`ProbeReport`] of named numbers, series (for CSV files and SVG
 //! plots), tables and notes. The lab writes a report to a probe folder and checks claims against
 //! its numbers.
 
@@ -18,6 +18,46 @@ pub struct ProbeData {
     pub inputs: Matrix,
     /// Class labels, for classification data.
     pub labels: Option<Vec<u32>>,
+    /// `[n, outputs]` target values, for regression data.
+    pub targets: Option<Matrix>,
+}
+
+impl ProbeData {
+    /// The class count of labelled data (largest label + 1), or none.
+    pub fn classes(&self) -> Option<usize> {
+        self.labels
+            .as_ref()
+            .map(|l| l.iter().copied().max().map_or(0, |m| m as usize + 1))
+    }
+}
+
+/// What a run folder holds beyond its trained model, for probes that compare a theory with the
+/// run's own history (the lab reads it from the folder; see `nonlin_lab::probe`).
+#[derive(Clone)]
+pub struct RunRecord<'a> {
+    /// The model as the run initialised it (rebuilt from the run's seed before its first step).
+    pub initial: Option<&'a Model>,
+    /// Rows of the run's training split (the test rows are [`ProbeInput::data`]).
+    pub train: Option<&'a ProbeData>,
+    /// The run's logged metrics of this arm and seed, `"<split>/<metric>"` (`"train/loss"`,
+    /// `"test/accuracy"`) to `(step, value)` points sorted by step.
+    pub metrics: &'a BTreeMap<String, Vec<(f64, f64)>>,
+    /// The run's final metrics (`summary.json` names: `test_accuracy`, `train_loss`, ...).
+    pub final_metrics: &'a BTreeMap<String, f64>,
+    /// The run's optimiser (`sgd`, `adam`, ...) and learning rate.
+    pub optimizer: &'a str,
+    pub lr: f64,
+    /// Optimiser steps the run took.
+    pub steps: u64,
+    /// The run's data set name (`digits`, `modular_addition`, ...).
+    pub dataset: &'a str,
+}
+
+impl RunRecord<'_> {
+    /// One logged series, `"<split>/<metric>"`, or an empty one.
+    pub fn series(&self, key: &str) -> &[(f64, f64)] {
+        self.metrics.get(key).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// What a probe is run on.
@@ -27,8 +67,10 @@ pub struct ProbeInput<'a> {
     pub seed: u64,
     /// A trained model from a run folder, for probes that read one.
     pub model: Option<&'a Model>,
-    /// Rows of that model's data.
+    /// Rows of that model's data (its test split).
     pub data: Option<&'a ProbeData>,
+    /// The rest of the run folder the model came from.
+    pub run: Option<&'a RunRecord<'a>>,
 }
 
 impl<'a> ProbeInput<'a> {
@@ -38,8 +80,37 @@ impl<'a> ProbeInput<'a> {
             seed,
             model: None,
             data: None,
+            run: None,
         }
     }
+}
+
+impl<'a> ProbeInput<'a> {
+    /// The trained model, its test rows and its run record, for a probe's run-folder mode; an
+    /// error naming `probe` and the missing piece otherwise.
+    pub fn run_folder(
+        &self,
+        probe: &'static str,
+    ) -> Result<(&'a Model, &'a ProbeData, &'a RunRecord<'a>), TheoryError> {
+        let missing = |what: &str| TheoryError::Model {
+            probe,
+            reason: format!("it needs {what} of a run folder"),
+        };
+        let model = self.model.ok_or_else(|| missing("the trained model"))?;
+        let data = self.data.ok_or_else(|| missing("the data (test rows)"))?;
+        let run = self
+            .run
+            .ok_or_else(|| missing("the record (metrics, initial model)"))?;
+        Ok((model, data, run))
+    }
+}
+
+/// The labels of `data`, or an error naming `probe`: it needs a classification run.
+pub fn labels_of<'d>(data: &'d ProbeData, probe: &'static str) -> Result<&'d [u32], TheoryError> {
+    data.labels.as_deref().ok_or_else(|| TheoryError::Model {
+        probe,
+        reason: "it needs a classification run (class labels); the run's data has none".into(),
+    })
 }
 
 /// One curve of a series: a legend label and its points.

@@ -18,6 +18,12 @@
 //! gelu: 117 nets), ground truth validation accuracy after a short training and test accuracy
 //! after a longer one (Adam, batch 32), RoBoT with T = 20 beside single proxies and random search.
 //!
+//! On a trained run folder (`nonlin probe zero_cost_nas RUN_DIR`): a classification run of an
+//! `mlp` (a typed error names the mismatch otherwise). The six proxies of the run's architecture
+//! are computed at its initialisation (rebuilt from its seed: what a training-free search would
+//! have scored) and at its end, on the first `proxy_batch` training rows, beside its trained test
+//! accuracy (computed in f64 from its weights on the test rows, and as the run logged it).
+//!
 //! Deviations and UNCONFIRMED choices (config fields or documented): no skip connections in the
 //! search space (the probes' dense nets have none); `H g` by a central difference of the exact
 //! gradient along g (step `1e-4 / ||g||`), tested against the exact Hessian of a softmax layer;
@@ -380,11 +386,17 @@ impl Probe for ZeroCostNasConfig {
         for p in PROXIES {
             out.push(format!("{p}.spearman"));
             out.push(format!("{p}.test_acc"));
+            out.push(format!("run.init.{p}"));
+            out.push(format!("run.final.{p}"));
         }
+        out.extend(["run.batch_rows", "run.parameters", "run.model_accuracy", "run.logged_test_accuracy"].map(String::from));
         out
     }
 
     fn run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        if input.model.is_some() {
+            return self.on_run(input);
+        }
         let mut report = ProbeReport::default();
         let mut rng = Rng::seed(input.seed);
         let data = digits(&mut rng)?;
@@ -474,6 +486,45 @@ impl Probe for ZeroCostNasConfig {
             self.kappa,
             self.length_scale,
             self.searches
+        ));
+        Ok(report)
+    }
+}
+
+impl ZeroCostNasConfig {
+    /// The run-folder mode (see the module header).
+    fn on_run(&self, input: &ProbeInput<'_>) -> Result<ProbeReport, TheoryError> {
+        let (model, data, run) = input.run_folder(NAME)?;
+        let net = DenseNet::of_model(model, NAME)?;
+        let test_labels = crate::probe::labels_of(data, NAME)?;
+        let train = run.train.ok_or_else(|| TheoryError::Model { probe: NAME, reason: "it needs the run's training rows".into() })?;
+        let labels = crate::probe::labels_of(train, NAME)?;
+        let rows = self.proxy_batch.min(train.inputs.nrows());
+        let xb = train.inputs.subrows(0, rows).to_owned();
+        let yb: Vec<usize> = labels[..rows].iter().map(|&l| l as usize).collect();
+        let mut report = ProbeReport::default();
+        let mut table = ReportTable::new("run_proxies", "zero-cost proxies of the run's architecture at initialisation and at the end", ["proxy", "at initialisation", "trained"]);
+        let init = run.initial.map(|m| DenseNet::of_model(m, NAME)).transpose()?;
+        let at_init = init.as_ref().map(|n| proxies(n, &xb, &yb));
+        let at_end = proxies(&net, &xb, &yb);
+        for (i, p) in PROXIES.iter().enumerate() {
+            let v0 = at_init.as_ref().map_or(f64::NAN, |v| v[i]);
+            report.set(format!("run.init.{p}"), v0);
+            report.set(format!("run.final.{p}"), at_end[i]);
+            table.push([p.to_string(), format!("{v0:.6e}"), format!("{:.6e}", at_end[i])]);
+        }
+        let parameters: usize = net.layers.iter().map(|l| l.fan_in() * l.fan_out() + l.bias.as_ref().map_or(0, Vec::len)).sum();
+        report.set("run.batch_rows", rows as f64);
+        report.set("run.parameters", parameters as f64);
+        let accuracy = net.accuracy(&data.inputs, test_labels);
+        report.set("run.model_accuracy", accuracy);
+        report.set("run.logged_test_accuracy", run.final_metrics.get("test_accuracy").copied().unwrap_or(f64::NAN));
+        table.push(["test accuracy (trained)".to_string(), "-".into(), format!("{accuracy:.4}")]);
+        report.tables.push(table);
+        report.notes.push(format!(
+            "Run: an mlp of widths {:?} ({parameters} parameters); proxies on the first {rows} training rows (cross-entropy); at initialisation = the run's seed rebuilt{}.",
+            net.widths(),
+            if init.is_some() { "" } else { " (not available: imported weights)" }
         ));
         Ok(report)
     }

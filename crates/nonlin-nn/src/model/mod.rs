@@ -156,6 +156,15 @@ macro_rules! models {
             $(#[doc = concat!("`", stringify!($file), "`")] $model($model),)*
         }
 
+        impl Model {
+            /// The model's registry name (its config's `kind`).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Model::$model(_) => stringify!($file),)*
+                }
+            }
+        }
+
         /// The config of any registered model, as written in an experiment's `[model]` table.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "kind", rename_all = "snake_case")]

@@ -152,6 +152,46 @@ impl DenseNet {
         })
     }
 
+    /// The dense layers of a model that is an `mlp`; for any other model kind, an error that
+    /// names `probe` and the kind it got.
+    pub fn of_model(model: &nonlin_nn::Model, probe: &'static str) -> Result<Self, TheoryError> {
+        match model {
+            nonlin_nn::Model::Mlp(mlp) => Self::from_mlp(mlp),
+            other => Err(TheoryError::Model {
+                probe,
+                reason: format!(
+                    "it reads the dense layers of an `mlp` model; the run's model is `{}`",
+                    other.name()
+                ),
+            }),
+        }
+    }
+
+    /// The fraction of rows of `x` whose largest output is their label (first maximum wins,
+    /// as `argmax` does).
+    ///
+    /// # Shapes
+    /// - `x`: `[n, n_0]`, `labels`: `[n]`
+    pub fn accuracy(&self, x: &Matrix, labels: &[u32]) -> f64 {
+        let out = self.forward(x);
+        let hits = (0..out.nrows())
+            .filter(|&i| argmax_row(&out, i) == labels[i] as usize)
+            .count();
+        hits as f64 / out.nrows().max(1) as f64
+    }
+
+    /// The mean over rows and outputs of the squared error against `y` (`[n, n_L]`).
+    pub fn mse(&self, x: &Matrix, y: &Matrix) -> f64 {
+        let out = self.forward(x);
+        let mut sum = 0.0;
+        for i in 0..out.nrows() {
+            for j in 0..out.ncols() {
+                sum += (out[(i, j)] - y[(i, j)]).powi(2);
+            }
+        }
+        sum / (out.nrows() * out.ncols()).max(1) as f64
+    }
+
     /// Widths `[n_0, ..., n_L]`.
     pub fn widths(&self) -> Vec<usize> {
         let mut w = vec![self.layers[0].fan_in()];
@@ -415,6 +455,17 @@ impl DenseNet {
         }
         loss
     }
+}
+
+/// The column of the largest entry of row `i` (the first on ties).
+pub fn argmax_row(m: &Matrix, i: usize) -> usize {
+    let mut best = 0;
+    for j in 1..m.ncols() {
+        if m[(i, j)] > m[(i, best)] {
+            best = j;
+        }
+    }
+    best
 }
 
 #[cfg(test)]
