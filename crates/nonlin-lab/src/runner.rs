@@ -153,6 +153,7 @@ pub fn run_experiment(
     let summary = Summary::new(experiment, units, resources);
     summary.write(out)?;
     report::write_plots(out, experiment)?;
+    crate::activation_plots::write_activation_plots(out, experiment)?;
     report::write_report(out, experiment, &summary)?;
     Ok(summary)
 }

@@ -4,10 +4,12 @@
 //! the `registry!` list below declares the file and registers it by its file name. A spec is a name with optional
 //! numeric parameters: `"relu"`, `"leaky_relu(negative_slope=0.2)"`, `"softplus(beta=2)"`.
 
+mod curve;
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod spec;
 
+pub use curve::{ActivationCurve, ActivationSite, activation_curve, grid};
 pub use spec::ActivationSpec;
 
 use burn::module::Module;
