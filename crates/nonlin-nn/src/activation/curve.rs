@@ -177,12 +177,29 @@ mod tests {
     }
 
     /// The autodiff derivative agrees with a central difference of the curve's own values, for
-    /// every registered activation (PolyNorm's normaliser included), away from ReLU's kink.
+    /// every registered activation (PolyNorm's normaliser included), away from ReLU's kink. The
+    /// ramp ADC's derivative is its documented surrogate, f' of the programmed function, which the
+    /// central difference of a staircase does not see; its curve must give exactly that surrogate.
     #[test]
     fn derivative_agrees_with_a_central_difference_for_the_whole_registry() {
         let h = 1e-5;
         let xs = [-3.3, -1.7, -0.6, 0.45, 1.2, 2.9];
-        for name in Activation::NAMES {
+        let adc = built("ramp_adc(bits=4)", 3, 0);
+        let c = activation_curve(
+            &ActivationSite {
+                activation: &adc,
+                width: 3,
+                spatial_dims: 0,
+            },
+            &xs,
+        );
+        for (x, d) in xs.iter().zip(&c.derivative) {
+            assert!(
+                (d - (1.0 - x.tanh().powi(2))).abs() < 1e-9,
+                "ramp_adc'({x}) = {d}"
+            );
+        }
+        for name in Activation::NAMES.iter().filter(|n| **n != "ramp_adc") {
             for (width, spatial_dims) in [(5, 0), (4, 2)] {
                 let act = built(name, width, spatial_dims);
                 let site = ActivationSite {
