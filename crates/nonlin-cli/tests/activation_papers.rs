@@ -304,12 +304,35 @@ fn arena_quick_covers_the_registry() {
     );
     let summary = Summary::read(&out).unwrap();
     assert_finite(&summary);
+    // The MNIST half is in the file (not in `--quick`): every activation, both models.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/arena-activations.toml"),
+    )
+    .unwrap();
+    let full = nonlin::lab::Experiment::from_text(&text, "arena-activations.toml", &[]).unwrap();
     for name in nonlin::nn::activation::Activation::NAMES {
         for model in ["mlp", "conv"] {
             assert!(
                 summary.arms.contains_key(&format!("{model}-{name}")),
                 "{model}-{name} missing from the arena"
             );
+            let mnist = format!("mnist-{model}-{name}");
+            assert!(
+                full.arms.iter().any(|(arm, _)| *arm == mnist),
+                "{mnist} missing from the arena"
+            );
         }
+        // The report draws every arm's activation (issue 9): f and f' beside their points.
+        for file in ["svg", "csv"] {
+            assert!(
+                out.join(format!("plots/activation-mlp-{name}.{file}"))
+                    .is_file(),
+                "no activation plot for mlp-{name}"
+            );
+        }
+        assert!(
+            out.join(format!("plots/activation-conv-{name}-derivative.svg"))
+                .is_file()
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! The runner is the only place that knows every crate below it; it builds the data, model and
 //! rule a spec names and records what happened in a run folder.
 
+pub mod activation_plots;
 pub mod atomic;
 pub mod checkpoint;
 pub mod compare;

@@ -196,6 +196,25 @@ pub fn write_report(
     for plot in plots(experiment) {
         let _ = writeln!(md, "![{}](plots/{})\n", plot.title, plot.file);
     }
+    let shapes: Vec<String> = experiment
+        .arms
+        .iter()
+        .map(|(arm, _)| crate::activation_plots::file_stem(arm))
+        .filter(|stem| dir.join("plots").join(format!("{stem}.svg")).is_file())
+        .collect();
+    if !shapes.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Activation shapes\n\nf(x) and f'(x) on [-4, 4] (learnable activations at init and after \
+             training, per seed and layer; points in `plots/<name>.csv`).\n"
+        );
+        for stem in shapes {
+            let _ = writeln!(
+                md,
+                "![{stem}](plots/{stem}.svg) ![{stem} derivative](plots/{stem}-derivative.svg)\n"
+            );
+        }
+    }
     let path = dir.join("report.md");
     write_atomic(&path, md.as_bytes()).map_err(LabError::io(path))
 }

@@ -153,6 +153,11 @@ pub fn run_experiment(
     let summary = Summary::new(experiment, units, resources);
     summary.write(out)?;
     report::write_plots(out, experiment)?;
+    // The shape plots read the checkpoints back; they illustrate the run, so a failure to draw
+    // them is reported, not a failed run.
+    if let Err(e) = crate::activation_plots::write_activation_plots(out, experiment) {
+        progress.note(&format!("activation shape plots not written: {e}"));
+    }
     report::write_report(out, experiment, &summary)?;
     Ok(summary)
 }

@@ -162,6 +162,18 @@ impl Network for ConvNet {
         }
         Ok(self.forward(x.reshape([batch, c, h, w])))
     }
+
+    fn activation_sites(&self) -> Vec<crate::activation::ActivationSite<'_>> {
+        self.activations
+            .iter()
+            .zip(&self.convs)
+            .map(|(activation, conv)| crate::activation::ActivationSite {
+                activation,
+                width: conv.weight.dims()[0],
+                spatial_dims: 2,
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

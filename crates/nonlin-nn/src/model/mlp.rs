@@ -196,6 +196,18 @@ impl Network for Mlp {
     fn blocks(&self) -> Option<&dyn Blocks> {
         Some(self)
     }
+
+    fn activation_sites(&self) -> Vec<crate::activation::ActivationSite<'_>> {
+        self.activations
+            .iter()
+            .zip(&self.layers)
+            .map(|(activation, layer)| crate::activation::ActivationSite {
+                activation,
+                width: layer.weight.dims()[1],
+                spatial_dims: 0,
+            })
+            .collect()
+    }
 }
 
 /// Block `l < hidden` is `phi(W_l h + b_l)`; the last block is the output layer alone.

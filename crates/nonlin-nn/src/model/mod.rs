@@ -96,6 +96,12 @@ pub trait Network {
     fn probe(&self, _input: &ModelInput) -> Result<Vec<(String, f64)>, NnError> {
         Ok(Vec::new())
     }
+
+    /// The model's activation layers in forward order, with their layer width and layout, for
+    /// drawing their shapes (the activation arena's report); empty where the model does not say.
+    fn activation_sites(&self) -> Vec<crate::activation::ActivationSite<'_>> {
+        Vec::new()
+    }
 }
 
 /// A token model's recurrent form: one sequence, fed one token at a time, with a state that
@@ -256,6 +262,12 @@ macro_rules! models {
             fn probe(&self, input: &ModelInput) -> Result<Vec<(String, f64)>, NnError> {
                 match self {
                     $(Model::$model(m) => m.probe(input),)*
+                }
+            }
+
+            fn activation_sites(&self) -> Vec<crate::activation::ActivationSite<'_>> {
+                match self {
+                    $(Model::$model(m) => m.activation_sites(),)*
                 }
             }
         }
