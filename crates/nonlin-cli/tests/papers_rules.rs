@@ -189,7 +189,7 @@ fn forwardgnn_quick_variant_trains_a_gcn_on_the_block_model() {
     let out = tmp.path().join("fgnn");
     let summary = quick("papers/forwardgnn.toml", &out);
     // 5 classes: chance 0.2
-    assert_all_arms_learn(&summary, &["bp_gcn", "mlp"], 0.2);
+    assert_all_arms_learn(&summary, &["bp_gcn", "mlp", "sf_gcn"], 0.2);
     // the graph carries the labels: the GCN beats the graph-free MLP
     let acc = |arm: &str| summary.arms[arm]["test_accuracy"].mean;
     assert!(

@@ -179,6 +179,7 @@ macro_rules! rules {
 mod early_stopping;
 #[cfg(test)]
 mod fixtures;
+mod forwardgnn;
 pub mod label_diffusion;
 mod physical_layer;
 mod reference_init;
@@ -193,6 +194,7 @@ rules! {
     noprop_ct => NopropCt(NopropCtConfig),
     noprop_fm => NopropFm(NopropFmConfig),
     phyff => Phyff(PhyffConfig),
+    forwardgnn_sf => ForwardgnnSf(ForwardgnnSfConfig),
 }
 
 impl Default for RuleConfig {
