@@ -195,6 +195,7 @@ rules! {
     noprop_fm => NopropFm(NopropFmConfig),
     phyff => Phyff(PhyffConfig),
     forwardgnn_sf => ForwardgnnSf(ForwardgnnSfConfig),
+    forwardgnn_ff => ForwardgnnFf(ForwardgnnFfConfig),
 }
 
 impl Default for RuleConfig {
