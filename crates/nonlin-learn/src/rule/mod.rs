@@ -196,6 +196,7 @@ rules! {
     phyff => Phyff(PhyffConfig),
     forwardgnn_sf => ForwardgnnSf(ForwardgnnSfConfig),
     forwardgnn_ff => ForwardgnnFf(ForwardgnnFfConfig),
+    forwardgnn_top2loss => ForwardgnnTop2loss(ForwardgnnTop2lossConfig),
 }
 
 impl Default for RuleConfig {
