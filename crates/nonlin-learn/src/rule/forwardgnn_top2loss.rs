@@ -429,6 +429,39 @@ mod tests {
         (rule, model, fixtures::graph_batch(12, 6, 3, &device))
     }
 
+    /// Layer `j`'s loss reaches only its own parameters: its input state and the states above
+    /// are detached; built from an attached bottom-up pass instead (the negative control), the
+    /// same loss leaks into the layers below and above.
+    #[test]
+    fn no_gradient_crosses_layers() {
+        let (mut rule, model, batch) = rule(3);
+        rule.progress.train = Some(TrainNodes::of_batch("test", &batch).unwrap());
+        let gcn = forwardgnn::gcn(&model);
+        let (features, adjacency, rows) = rule.augmented(&batch.input).unwrap();
+        let labels = batch.labels("test").unwrap();
+        for detach in [true, false] {
+            let states = if detach {
+                rule.bottom_up(&model, features.clone(), adjacency.clone())
+            } else {
+                let mut states = vec![l2_normalize(features.clone(), 1e-8)];
+                let mut h = features.clone();
+                for l in 0..3 {
+                    h = gcn.layer_forward(l, h, adjacency.clone());
+                    states.push(l2_normalize(h.clone(), 1e-8));
+                }
+                states
+            };
+            // layer 0: its input s_0 and the state s_2 above (output of layer 1)
+            let output = gcn.layer_forward(0, states[0].clone(), adjacency.clone());
+            let embedding = ForwardgnnTop2loss::embedding(output, &states, 0);
+            let logits = virtual_node_logits(embedding, rows.clone(), 12, 3, 1.0);
+            let mut grads = Target::Classes(labels.clone()).loss(logits).unwrap().backward();
+            let found = fixtures::with_gradient(&mut grads, gcn);
+            // W, b of layer 0; attached: also layers 1 and 2 through s_2 and s_3
+            assert_eq!(found, if detach { 2 } else { 6 }, "detach {detach}");
+        }
+    }
+
     /// All layers train at every step; the summed loss falls and the prediction sums the
     /// probabilities of the three layers.
     #[test]
