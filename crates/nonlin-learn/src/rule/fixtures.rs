@@ -102,3 +102,48 @@ pub fn with_gradient<M: burn::module::Module>(
 ) -> usize {
     burn::optim::GradientsParams::from_module(grads, module).len()
 }
+
+/// A model built from a TOML `[model]` table for a graph of `nodes` nodes with `features`
+/// features each and `classes` classes.
+pub fn graph_model(
+    toml_text: &str,
+    nodes: usize,
+    features: usize,
+    classes: usize,
+    device: &Device,
+) -> (Model, ModelIo) {
+    let io = ModelIo {
+        input: InputSpec::Graph {
+            nodes,
+            shape: vec![features],
+        },
+        output: vec![classes],
+    };
+    let config: ModelConfig = toml::from_str(toml_text).expect("a model table");
+    (config.build(&io, device).expect("the model builds"), io)
+}
+
+/// A node-classification batch on a graph of `nodes` nodes in `classes` classes (node `i` in
+/// class `i % classes`): each class a ring (node `i` joined to `i + classes`), features the
+/// deterministic wave and class bump of [`batch`], training rows the even nodes.
+pub fn graph_batch(nodes: usize, features: usize, classes: usize, device: &Device) -> TensorBatch {
+    let points = batch(nodes, features, classes, device);
+    let edges: Vec<(usize, usize)> = (0..nodes).map(|i| (i, (i + classes) % nodes)).collect();
+    let adjacency = nonlin_nn::model::normalized_adjacency(nodes, &edges).expect("edges in range");
+    let train: Vec<i64> = (0..nodes as i64).step_by(2).collect();
+    let labels: Vec<i64> = train.iter().map(|&i| i % classes as i64).collect();
+    TensorBatch {
+        input: ModelInput::Graph {
+            features: points.input.real("test").expect("real"),
+            adjacency: Tensor::from_data(TensorData::new(adjacency, [nodes, nodes]), device),
+            rows: Tensor::<1, Int>::from_data(
+                TensorData::new(train.clone(), [train.len()]),
+                device,
+            ),
+        },
+        target: Target::Classes(Tensor::<1, Int>::from_data(
+            TensorData::new(labels, [train.len()]),
+            device,
+        )),
+    }
+}

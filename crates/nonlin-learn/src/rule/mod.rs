@@ -186,6 +186,7 @@ macro_rules! rules {
 mod early_stopping;
 #[cfg(test)]
 mod fixtures;
+mod forwardgnn;
 pub mod label_diffusion;
 mod physical_layer;
 mod reference_init;
@@ -200,6 +201,9 @@ rules! {
     noprop_ct => NopropCt(NopropCtConfig),
     noprop_fm => NopropFm(NopropFmConfig),
     phyff => Phyff(PhyffConfig),
+    forwardgnn_sf => ForwardgnnSf(ForwardgnnSfConfig),
+    forwardgnn_ff => ForwardgnnFf(ForwardgnnFfConfig),
+    forwardgnn_top2loss => ForwardgnnTop2loss(ForwardgnnTop2lossConfig),
 }
 
 impl Default for RuleConfig {

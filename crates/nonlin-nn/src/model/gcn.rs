@@ -7,7 +7,9 @@
 //! with no activation after the last layer. As in PyTorch Geometric's `GCNConv` (the official
 //! code's layer): `W_l` Glorot-uniform, `b_l` zero, the bias added after propagation. The
 //! propagation matrix `Â` comes with the input ([`ModelInput::Graph`], built by
-//! [`normalized_adjacency`]); the model predicts the asked rows.
+//! [`normalized_adjacency`]); the model predicts the asked rows. With `output_layer = false` the
+//! stack ends at the last hidden layer (every layer followed by `phi`), as ForwardGNN's
+//! forward-learning rules build it: they read the classes off the hidden layers themselves.
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Distribution, Tensor};
@@ -27,10 +29,19 @@ pub struct GcnConfig {
     /// Activation `phi` after every hidden layer, as a spec (the paper: `"relu"`).
     #[serde(default = "relu")]
     pub activation: String,
+    /// A last GCN layer to the number of classes, without activation (true); false ends the
+    /// stack at the last hidden layer (ForwardGNN's forward-learning networks: 4 x 128, each
+    /// layer followed by ReLU), for rules that predict otherwise.
+    #[serde(default = "yes")]
+    pub output_layer: bool,
 }
 
 fn relu() -> String {
     "relu".into()
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A stack of GCN layers.
@@ -52,10 +63,17 @@ impl GcnConfig {
                 self.hidden
             )));
         }
+        if !self.output_layer && self.hidden.is_empty() {
+            return Err(NnError::BadConfig(
+                "gcn without output_layer needs at least one hidden layer".into(),
+            ));
+        }
         let spec: ActivationSpec = self.activation.parse()?;
         let mut widths = vec![input];
         widths.extend(&self.hidden);
-        widths.push(output);
+        if self.output_layer {
+            widths.push(output);
+        }
         let mut weights = Vec::new();
         let mut biases = Vec::new();
         for w in widths.windows(2) {
@@ -85,6 +103,11 @@ impl ModelSpec for GcnConfig {
     type Model = Gcn;
 
     fn validate(&self) -> Result<(), NnError> {
+        if !self.output_layer && self.hidden.is_empty() {
+            return Err(NnError::BadConfig(
+                "gcn without output_layer needs at least one hidden layer".into(),
+            ));
+        }
         if self.hidden.contains(&0) {
             return Err(NnError::BadConfig(format!(
                 "gcn hidden widths must be positive, got {:?}",
@@ -111,23 +134,54 @@ impl Gcn {
         self.weights.len()
     }
 
+    /// `W_index`, `[in, out]`.
+    pub fn weight(&self, index: usize) -> Tensor<2> {
+        self.weights[index].val()
+    }
+
+    /// Whether the last layer is an output layer (no activation).
+    pub fn has_output_layer(&self) -> bool {
+        self.activations.len() < self.weights.len()
+    }
+
     /// Output width of layer `index`.
     pub fn layer_width(&self, index: usize) -> usize {
         self.weights[index].dims()[1]
     }
 
-    /// Layer `index`: `phi(Â h W + b)` (no `phi` on the last layer).
+    /// Layer `index` before its activation: `Â h W + b`.
+    ///
+    /// # Shapes
+    /// - h: `[nodes, in]`, adjacency: `[nodes, nodes]`
+    /// - output: `[nodes, out]`
+    pub fn layer_pre_activation(
+        &self,
+        index: usize,
+        h: Tensor<2>,
+        adjacency: Tensor<2>,
+    ) -> Tensor<2> {
+        adjacency.matmul(h.matmul(self.weights[index].val())) + self.biases[index].val().unsqueeze()
+    }
+
+    /// The activation `phi` of layer `index` (the identity on an output layer).
+    ///
+    /// # Shapes
+    /// - z: `[nodes, out]`, output: `[nodes, out]`
+    pub fn layer_activation(&self, index: usize, z: Tensor<2>) -> Tensor<2> {
+        match self.activations.get(index) {
+            Some(act) => act.forward(z),
+            None => z,
+        }
+    }
+
+    /// Layer `index`: `phi(Â h W + b)` (no `phi` on an output layer).
     ///
     /// # Shapes
     /// - h: `[nodes, in]`, adjacency: `[nodes, nodes]`
     /// - output: `[nodes, out]`
     pub fn layer_forward(&self, index: usize, h: Tensor<2>, adjacency: Tensor<2>) -> Tensor<2> {
-        let z = adjacency.matmul(h.matmul(self.weights[index].val()))
-            + self.biases[index].val().unsqueeze();
-        match self.activations.get(index) {
-            Some(act) => act.forward(z),
-            None => z,
-        }
+        let z = self.layer_pre_activation(index, h, adjacency);
+        self.layer_activation(index, z)
     }
 
     /// Every node's output.
@@ -220,6 +274,7 @@ mod tests {
         let mut model = GcnConfig {
             hidden: vec![],
             activation: relu(),
+            output_layer: true,
         }
         .init(1, 1, &device)
         .unwrap();
@@ -247,6 +302,7 @@ mod tests {
         let model = GcnConfig {
             hidden: vec![4, 3],
             activation: relu(),
+            output_layer: true,
         }
         .init(5, 2, &device)
         .unwrap();
@@ -255,8 +311,20 @@ mod tests {
         let h = model.layer_forward(0, Tensor::ones([3, 5], &device), adjacency.clone());
         assert_eq!(h.dims(), [3, 4]);
         assert!(h.into_data().try_to_vec::<f32>().unwrap().iter().all(|&v| v >= 0.0));
-        let out = model.forward_nodes(Tensor::ones([3, 5], &device), adjacency);
+        let out = model.forward_nodes(Tensor::ones([3, 5], &device), adjacency.clone());
         assert_eq!(out.dims(), [3, 2]);
+        // without the output layer: two layers, both followed by the activation
+        let model = GcnConfig {
+            hidden: vec![4, 3],
+            activation: relu(),
+            output_layer: false,
+        }
+        .init(5, 2, &device)
+        .unwrap();
+        assert_eq!((model.depth(), model.layer_width(1)), (2, 3));
+        let out = model.forward_nodes(Tensor::ones([3, 5], &device).neg(), adjacency);
+        assert_eq!(out.dims(), [3, 3]);
+        assert!(out.into_data().try_to_vec::<f32>().unwrap().iter().all(|&v| v >= 0.0));
     }
 
     #[test]
@@ -265,7 +333,15 @@ mod tests {
         let bad = |hidden: Vec<usize>, act: &str| GcnConfig {
             hidden,
             activation: act.into(),
+            output_layer: true,
         };
+        let headless = GcnConfig {
+            hidden: vec![],
+            activation: relu(),
+            output_layer: false,
+        };
+        assert!(headless.validate().is_err());
+        assert!(headless.init(3, 2, &device).is_err());
         assert!(bad(vec![0], "relu").validate().is_err());
         assert!(bad(vec![4], "no_such_activation").validate().is_err());
         assert!(bad(vec![4], "relu").init(0, 2, &device).is_err());
