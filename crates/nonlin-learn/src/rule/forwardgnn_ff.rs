@@ -550,6 +550,11 @@ impl LearningRule<Model> for ForwardgnnFf {
         self.predict_layers(model, &label, input, self.progress.phases.last_layer(self.depth))
     }
 
+    /// The model's parameters and `W_label`.
+    fn trained_params(&self, model_params: usize) -> usize {
+        model_params + nonlin_nn::weights::trainable_params(self.label())
+    }
+
     fn save_state(&self) -> Result<RuleState, LearnError> {
         let mut modules = vec![ModuleState::capture("label_weights", self.label())?];
         if let Some((model, label)) = &self.best {
