@@ -17,6 +17,10 @@ use nonlin_nn::weights::{self, ModuleState};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// File name of a unit's task description (inside its checkpoint folder): what `predict` and
+/// `generate` need to use the trained model without the training data.
+pub const TASK_FILE: &str = "task.json";
+
 use crate::LabError;
 use crate::atomic::write_atomic;
 

@@ -32,9 +32,7 @@ use crate::summary::{Summary, UnitResources, UnitResult};
 use crate::tensorboard::EventWriter;
 use crate::{LabError, report};
 
-/// File name of a unit's task description (inside its checkpoint folder): what `predict` and
-/// `generate` need to use the trained model without the training data.
-pub const TASK_FILE: &str = "task.json";
+use crate::checkpoint::TASK_FILE;
 
 /// How to run an experiment.
 #[derive(Debug, Clone)]

@@ -11,8 +11,7 @@ use nonlin_learn::{LearningRule, RuleContext};
 use nonlin_nn::{Model, ModelInput};
 
 use crate::LabError;
-use crate::checkpoint;
-use crate::runner::TASK_FILE;
+use crate::checkpoint::{self, TASK_FILE};
 use crate::spec::{Experiment, RunConfig};
 
 /// One arm and seed of a finished (or checkpointed) run, ready to predict.
