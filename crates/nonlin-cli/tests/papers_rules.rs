@@ -203,6 +203,22 @@ fn phyff_quick_variant_runs() {
     );
 }
 
+/// G2GNet: every arm of the quick variant learns, and the sparse arms end at exactly 25% of the
+/// hidden-to-hidden weights (the dynamic-sparse arms after their one rewiring, at update 100).
+#[test]
+fn g2gnet_quick_variant_runs_with_exact_densities() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("g2g");
+    let summary = quick("papers/g2gnet.toml", &out);
+    let arms = ["dense", "random", "g2g", "g2g_dst", "g2g_dst_random"];
+    assert_all_arms_learn(&summary, &arms, 0.3);
+    for arm in arms {
+        let density = summary.arms[arm]["train_hidden_density"].mean;
+        let expected = if arm == "dense" { 1.0 } else { 0.25 };
+        assert_eq!(density, expected, "{arm}");
+    }
+}
+
 #[test]
 fn forwardgnn_quick_variant_trains_a_gcn_on_the_block_model() {
     let tmp = tempfile::tempdir().unwrap();

@@ -19,7 +19,7 @@ pub use engine::DeviceSpec;
 pub use error::NnError;
 pub use model::{
     Bdh, BdhConfig, Blocks, CafoCnn, CafoCnnConfig, ContextMlp, ContextMlpConfig, ConvNet,
-    ConvNetConfig, Gpt, GptConfig, InputSpec, MinimalTransformer, MinimalTransformerConfig, Mlp,
-    MlpConfig, Model, ModelConfig, ModelInput, ModelIo, ModelSpec, Network, NopropNet,
-    NopropNetConfig, TokenStream,
+    ConvNetConfig, G2gMlp, G2gMlpConfig, Gpt, GptConfig, InputSpec, MinimalTransformer,
+    MinimalTransformerConfig, Mlp, MlpConfig, Model, ModelConfig, ModelInput, ModelIo, ModelSpec,
+    Network, NopropNet, NopropNetConfig, TokenStream,
 };

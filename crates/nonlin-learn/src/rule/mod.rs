@@ -201,6 +201,7 @@ rules! {
     noprop_ct => NopropCt(NopropCtConfig),
     noprop_fm => NopropFm(NopropFmConfig),
     phyff => Phyff(PhyffConfig),
+    g2g_dst => G2gDst(G2gDstConfig),
     forwardgnn_sf => ForwardgnnSf(ForwardgnnSfConfig),
     forwardgnn_ff => ForwardgnnFf(ForwardgnnFfConfig),
     forwardgnn_top2loss => ForwardgnnTop2loss(ForwardgnnTop2lossConfig),

@@ -293,9 +293,11 @@ models! {
     noprop_net => NopropNet(NopropNetConfig),
     hypernet => Hypernet(HypernetConfig),
     gcn => Gcn(GcnConfig),
+    g2g_mlp => G2gMlp(G2gMlpConfig),
 }
 
 pub use bdh::{BdhStream, GraphStats, graph_stats};
+pub use g2g_mlp::G2gMask;
 pub use gcn::normalized_adjacency;
 pub use gpt::Positions;
 
