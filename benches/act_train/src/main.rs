@@ -22,8 +22,8 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use bench_util::{median, pinned, run_json};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use clap::Parser;
@@ -149,52 +149,9 @@ fn measure_nonlin(
     }
     Ok(json!({
         "engine": "nonlin", "activation": activation, "threads": 1, "batch": batch,
-        "widths": widths, "ms_per_step": median(&mut times), "loss_first": first,
+        "widths": widths, "ms_per_step": median(&times), "loss_first": first,
         "loss_last": last, "params": params,
     }))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        0.5 * (values[n / 2 - 1] + values[n / 2])
-    }
-}
-
-/// Runs a command and reads the JSON line it prints last.
-fn run_child(mut cmd: Command) -> Result<Value, String> {
-    let shown = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot start {shown}: {e}"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-        return Err(format!("{shown} failed: {}", tail.join(" | ")));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .ok_or_else(|| format!("{shown} printed no JSON line"))?;
-    serde_json::from_str(line).map_err(|e| format!("{shown}: {e}"))
-}
-
-/// A command pinned to core 0 when one thread is asked for.
-fn pinned(threads: usize, program: &str) -> Command {
-    if threads == 1 {
-        let mut cmd = Command::new("taskset");
-        cmd.args(["-c", "0", program]);
-        cmd
-    } else {
-        Command::new(program)
-    }
 }
 
 fn fail(message: String) -> ! {
@@ -263,7 +220,7 @@ fn main() {
                     ]);
                     cmd
                 };
-                match run_child(cmd) {
+                match run_json(cmd) {
                     Ok(v) => {
                         round_ms[e][a] = v["ms_per_step"].as_f64().unwrap_or(f64::NAN);
                         params[e][a] = v["params"].as_u64().unwrap_or(0);
@@ -300,16 +257,16 @@ fn main() {
         for (e, engine) in engines.iter().enumerate() {
             let rounds: Vec<String> = ms[e][a].iter().map(|v| format!("{v:.2}")).collect();
             let versus_torch = if e == 0 && engines.len() > 1 {
-                format!("{:.2}", median(&mut vs_torch[a].clone()))
+                format!("{:.2}", median(&vs_torch[a]))
             } else {
                 String::new()
             };
             println!(
                 "| {activation} | {engine} | {} | {:.2} | {} | {:.2} | {versus_torch} |",
                 params[e][a],
-                median(&mut ms[e][a].clone()),
+                median(&ms[e][a]),
                 rounds.join(" / "),
-                median(&mut vs_relu[e][a].clone()),
+                median(&vs_relu[e][a]),
             );
         }
     }

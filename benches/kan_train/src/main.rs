@@ -20,8 +20,8 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use bench_util::{median, pinned, run_json};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use clap::Parser;
@@ -149,49 +149,8 @@ fn measure_nonlin(widths: &[usize], batch: usize, steps: usize) -> Result<Value,
     }
     Ok(json!({
         "engine": "nonlin", "threads": 1, "batch": batch, "widths": widths,
-        "ms_per_step": median(&mut times), "loss_first": first, "loss_last": last, "params": params,
+        "ms_per_step": median(&times), "loss_first": first, "loss_last": last, "params": params,
     }))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        0.5 * (values[n / 2 - 1] + values[n / 2])
-    }
-}
-
-/// Runs a command and reads the JSON line it prints last.
-fn run_child(mut cmd: Command) -> Result<Value, String> {
-    let shown = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot start {shown}: {e}"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-        return Err(format!("{shown} failed: {}", tail.join(" | ")));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .ok_or_else(|| format!("{shown} printed no JSON line"))?;
-    serde_json::from_str(line).map_err(|e| format!("{shown}: {e}"))
-}
-
-/// A command pinned to core 0 when one thread is asked for.
-fn pinned(threads: usize, program: &str) -> Command {
-    if threads == 1 {
-        let mut cmd = Command::new("taskset");
-        cmd.args(["-c", "0", program]);
-        cmd
-    } else {
-        Command::new(program)
-    }
 }
 
 fn main() {
@@ -264,7 +223,7 @@ fn main() {
                     }
                     cmd
                 };
-                match run_child(cmd) {
+                match run_json(cmd) {
                     Ok(v) => {
                         if args.json {
                             println!("{}", json!({"round": round, "result": v}));
@@ -294,21 +253,17 @@ fn main() {
     for (s, (_, widths, batch)) in shapes.iter().enumerate() {
         for (e, engine) in engines.iter().enumerate() {
             let rounds: Vec<String> = results[s][e].iter().map(|v| format!("{v:.2}")).collect();
-            let mut ms = results[s][e].clone();
-            let mut ratio = ratios[s][e].clone();
+            let ms = results[s][e].clone();
+            let ratio = ratios[s][e].clone();
             println!(
                 "| {widths:?} | {batch} | {engine} | {} | {:.2} | {} | {:.2} |",
                 params[s][e],
-                if ms.is_empty() {
-                    f64::NAN
-                } else {
-                    median(&mut ms)
-                },
+                if ms.is_empty() { f64::NAN } else { median(&ms) },
                 rounds.join(" / "),
                 if ratio.is_empty() {
                     f64::NAN
                 } else {
-                    median(&mut ratio)
+                    median(&ratio)
                 },
             );
         }

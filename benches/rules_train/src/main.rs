@@ -27,6 +27,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use bench_util::{median, run_json};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
@@ -182,31 +183,6 @@ fn worker(args: &Args) -> Result<Value, String> {
 /// last measurement's JSON.
 type Row = (String, String, Vec<f64>, Vec<f64>, Value);
 
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// Runs a measurement and parses the JSON line it prints last.
-fn measure(mut command: Command) -> Result<Value, String> {
-    let out = command.output().map_err(|e| format!("{command:?}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{command:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last().ok_or("no output")?;
-    serde_json::from_str(line).map_err(|e| format!("bad JSON {line:?}: {e}"))
-}
-
 fn main() {
     let args = Args::parse();
     if args.worker {
@@ -236,12 +212,12 @@ fn main() {
             let mut runs = vec![{
                 let mut c = Command::new(&exe);
                 c.arg("--worker").args(&common);
-                measure(c)
+                run_json(c)
             }];
             if !args.no_python {
                 let mut c = Command::new(&args.python);
                 c.arg(&script).args(&common);
-                runs.push(measure(c));
+                runs.push(run_json(c));
             }
             let torch = runs
                 .iter()
