@@ -200,26 +200,14 @@ impl ForwardgnnSf {
         &self,
         input: &ModelInput,
     ) -> Result<(Tensor<2>, Tensor<2>, Tensor<1, Int>), LearnError> {
-        let train = self.progress.train.as_ref().ok_or_else(|| LearnError::Unsupported {
-            rule: NAME.into(),
-            reason: "it predicts only once it has seen the training nodes".into(),
-        })?;
-        let (features, adjacency, rows) = host_graph(NAME, input)?;
-        let [nodes, _] = features.dims();
-        let device = features.device();
-        let adjacency = virtual_node_adjacency(&adjacency, nodes, train, self.classes)?;
-        let total = nodes + self.classes;
-        let virtual_nodes = matrix(
-            self.progress.virtual_features.clone(),
+        augmented_graph(
+            NAME,
+            input,
+            self.progress.train.as_ref(),
+            &self.progress.virtual_features,
             self.classes,
             self.feature_dim,
-            &device,
-        );
-        Ok((
-            Tensor::cat(vec![features, virtual_nodes], 0),
-            matrix(adjacency, total, total, &device),
-            rows,
-        ))
+        )
     }
 
     /// The summed class probabilities of layers `0..=last` for the asked rows.
@@ -270,6 +258,35 @@ pub fn layer_input(
         let h = if detach { h.detach() } else { h };
         gcn.layer_forward(l, l2_normalize(h, eps), adjacency.clone())
     })
+}
+
+/// The graph of `input` with one virtual node per class appended (features
+/// `[nodes + C, feature_dim]` from `virtual_features`, joined to the training nodes `train`), its
+/// propagation matrix `[nodes + C, nodes + C]`, and the asked rows; an error naming `rule` before
+/// the training nodes are known.
+pub(crate) fn augmented_graph(
+    rule: &str,
+    input: &ModelInput,
+    train: Option<&TrainNodes>,
+    virtual_features: &[f32],
+    classes: usize,
+    feature_dim: usize,
+) -> Result<(Tensor<2>, Tensor<2>, Tensor<1, Int>), LearnError> {
+    let train = train.ok_or_else(|| LearnError::Unsupported {
+        rule: rule.into(),
+        reason: "it predicts only once it has seen the training nodes".into(),
+    })?;
+    let (features, adjacency, rows) = host_graph(rule, input)?;
+    let [nodes, _] = features.dims();
+    let device = features.device();
+    let adjacency = virtual_node_adjacency(&adjacency, nodes, train, classes)?;
+    let total = nodes + classes;
+    let virtual_nodes = matrix(virtual_features.to_vec(), classes, feature_dim, &device);
+    Ok((
+        Tensor::cat(vec![features, virtual_nodes], 0),
+        matrix(adjacency, total, total, &device),
+        rows,
+    ))
 }
 
 /// The propagation matrix of the graph with one virtual node per class: node `nodes + c` joined

@@ -31,9 +31,9 @@ use nonlin_nn::{InputSpec, Model, ModelInput};
 use serde::{Deserialize, Serialize};
 
 use super::early_stopping::{Better, EarlyStopping};
-use super::forwardgnn::{self, Schedule, TrainNodes, host_graph, l2_normalize, matrix};
+use super::forwardgnn::{self, Schedule, TrainNodes, l2_normalize};
 use super::forwardgnn_sf::{
-    check_positive, norm_eps, one, patience, val_every, virtual_node_adjacency,
+    augmented_graph, check_positive, norm_eps, one, patience, val_every,
     virtual_node_logits, yes,
 };
 use super::saved_state::{pack, unpack};
@@ -173,26 +173,14 @@ impl ForwardgnnTop2loss {
         &self,
         input: &ModelInput,
     ) -> Result<(Tensor<2>, Tensor<2>, Tensor<1, Int>), LearnError> {
-        let train = self.progress.train.as_ref().ok_or_else(|| LearnError::Unsupported {
-            rule: NAME.into(),
-            reason: "it predicts only once it has seen the training nodes".into(),
-        })?;
-        let (features, adjacency, rows) = host_graph(NAME, input)?;
-        let [nodes, _] = features.dims();
-        let device = features.device();
-        let adjacency = virtual_node_adjacency(&adjacency, nodes, train, self.classes)?;
-        let total = nodes + self.classes;
-        let virtual_nodes = matrix(
-            self.progress.virtual_features.clone(),
+        augmented_graph(
+            NAME,
+            input,
+            self.progress.train.as_ref(),
+            &self.progress.virtual_features,
             self.classes,
             self.feature_dim,
-            &device,
-        );
-        Ok((
-            Tensor::cat(vec![features, virtual_nodes], 0),
-            matrix(adjacency, total, total, &device),
-            rows,
-        ))
+        )
     }
 
     /// The states of one bottom-up pass, `s_0 = n(x)`, `s_{l+1} = n(h_l)` (detached).
