@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::forwardgnn::{
     self, Phases, Schedule, TrainNodes, edges_of, host_graph, l2_normalize, matrix,
 };
-use super::saved_state::{pack, unpack};
+use super::saved_state::{pack, unpack_one};
 use super::{EpochEnd, LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
 use crate::{LearnError, Optimizer, Target, TensorBatch};
 
@@ -455,14 +455,8 @@ impl LearningRule<Model> for ForwardgnnSf {
     }
 
     fn load_state(&mut self, state: RuleState) -> Result<(), LearnError> {
-        let (progress, blobs): (Progress, _) = unpack(NAME, &state.bytes)?;
-        let [optimizer] = blobs.as_slice() else {
-            return Err(LearnError::State {
-                rule: NAME.into(),
-                reason: format!("expected 1 optimizer state, found {}", blobs.len()),
-            });
-        };
-        self.optimizer.load_bytes(optimizer)?;
+        let (progress, optimizer): (Progress, _) = unpack_one(NAME, &state.bytes)?;
+        self.optimizer.load_bytes(&optimizer)?;
         self.best = if progress.phases.has_best {
             Some(
                 state

@@ -36,7 +36,7 @@ use super::forwardgnn_sf::{
     augmented_graph, check_positive, norm_eps, one, patience, val_every,
     virtual_node_logits, yes,
 };
-use super::saved_state::{pack, unpack};
+use super::saved_state::{pack, unpack_one};
 use super::{EpochEnd, LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
 use crate::{LearnError, Optimizer, OptimizerSetup, Target, TensorBatch};
 
@@ -346,14 +346,8 @@ impl LearningRule<Model> for ForwardgnnTop2loss {
     }
 
     fn load_state(&mut self, state: RuleState) -> Result<(), LearnError> {
-        let (progress, blobs): (Progress, _) = unpack(NAME, &state.bytes)?;
-        let [optimizer] = blobs.as_slice() else {
-            return Err(LearnError::State {
-                rule: NAME.into(),
-                reason: format!("expected 1 optimizer state, found {}", blobs.len()),
-            });
-        };
-        self.optimizer.load_bytes(optimizer)?;
+        let (progress, optimizer): (Progress, _) = unpack_one(NAME, &state.bytes)?;
+        self.optimizer.load_bytes(&optimizer)?;
         self.best = if progress.has_best {
             Some(
                 state

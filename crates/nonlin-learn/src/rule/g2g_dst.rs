@@ -24,7 +24,7 @@ use nonlin_nn::{G2gMlp, Model, ModelInput};
 use serde::{Deserialize, Serialize};
 
 use super::Backprop;
-use super::saved_state::{pack, unpack};
+use super::saved_state::{pack, unpack_one};
 use super::{LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
 use crate::{LearnError, TensorBatch};
 
@@ -229,17 +229,11 @@ impl LearningRule<Model> for G2gDst {
     }
 
     fn load_state(&mut self, state: RuleState) -> Result<(), LearnError> {
-        let (progress, blobs): (Progress, _) = unpack("g2g_dst", &state.bytes)?;
-        let [inner] = blobs.as_slice() else {
-            return Err(LearnError::State {
-                rule: "g2g_dst".into(),
-                reason: format!("expected 1 optimizer state, found {}", blobs.len()),
-            });
-        };
+        let (progress, inner): (Progress, _) = unpack_one("g2g_dst", &state.bytes)?;
         LearningRule::<Model>::load_state(
             &mut self.inner,
             RuleState {
-                bytes: inner.clone(),
+                bytes: inner,
                 modules: Vec::new(),
             },
         )?;

@@ -27,7 +27,7 @@ use nonlin_nn::{Model, ModelInput, NopropNet};
 use serde::{Deserialize, Serialize};
 
 use super::label_diffusion::{cosine_alpha_bars, kl_to_standard, posterior, snr};
-use super::saved_state::{pack, unpack};
+use super::saved_state::{pack, unpack_one};
 use super::{LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
 use crate::task::Task;
 use crate::{LearnError, Optimizer, Target, TensorBatch};
@@ -326,14 +326,8 @@ impl LearningRule<Model> for NopropDt {
     }
 
     fn load_state(&mut self, state: RuleState) -> Result<(), LearnError> {
-        let (steps, blobs): (u64, _) = unpack("noprop_dt", &state.bytes)?;
-        let [optimizer] = blobs.as_slice() else {
-            return Err(LearnError::State {
-                rule: "noprop_dt".into(),
-                reason: format!("expected 1 optimizer state, found {}", blobs.len()),
-            });
-        };
-        self.optimizer.load_bytes(optimizer)?;
+        let (steps, optimizer): (u64, _) = unpack_one("noprop_dt", &state.bytes)?;
+        self.optimizer.load_bytes(&optimizer)?;
         self.steps = steps;
         Ok(())
     }

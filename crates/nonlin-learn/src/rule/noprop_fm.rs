@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::noprop_ct::one_timed_block;
 use super::noprop_dt::{install_prototypes, noprop_net, prototypes_for};
-use super::saved_state::{pack, unpack};
+use super::saved_state::{pack, unpack_one};
 use super::{LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
 use crate::{LearnError, Optimizer, Target, TensorBatch};
 
@@ -195,14 +195,8 @@ impl LearningRule<Model> for NopropFm {
     }
 
     fn load_state(&mut self, state: RuleState) -> Result<(), LearnError> {
-        let (steps, blobs): (u64, _) = unpack("noprop_fm", &state.bytes)?;
-        let [optimizer] = blobs.as_slice() else {
-            return Err(LearnError::State {
-                rule: "noprop_fm".into(),
-                reason: format!("expected 1 optimizer state, found {}", blobs.len()),
-            });
-        };
-        self.optimizer.load_bytes(optimizer)?;
+        let (steps, optimizer): (u64, _) = unpack_one("noprop_fm", &state.bytes)?;
+        self.optimizer.load_bytes(&optimizer)?;
         self.steps = steps;
         Ok(())
     }

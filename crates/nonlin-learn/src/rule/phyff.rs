@@ -47,7 +47,7 @@ use serde::{Deserialize, Serialize};
 
 use super::forward_forward::{Goodness, embed_label, goodness, normalize, threshold_loss};
 use super::physical_layer::PhysicalLayer;
-use super::saved_state::{pack, unpack};
+use super::saved_state::{pack, unpack_one};
 use super::{LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
 use crate::{LearnError, Optimizer, TensorBatch};
 
@@ -474,14 +474,8 @@ impl LearningRule<Model> for Phyff {
     }
 
     fn load_state(&mut self, state: RuleState) -> Result<(), LearnError> {
-        let (progress, blobs): (Progress, _) = unpack("phyff", &state.bytes)?;
-        let [optimizer] = blobs.as_slice() else {
-            return Err(LearnError::State {
-                rule: "phyff".into(),
-                reason: format!("expected 1 optimizer state, found {}", blobs.len()),
-            });
-        };
-        self.optimizer.load_bytes(optimizer)?;
+        let (progress, optimizer): (Progress, _) = unpack_one("phyff", &state.bytes)?;
+        self.optimizer.load_bytes(&optimizer)?;
         let fresh = self.digital.take().expect("digital layers present");
         self.digital = Some(state.module("phyff", "digital")?.restore(fresh)?);
         *self.progress.lock().expect("no poisoned lock") = progress;

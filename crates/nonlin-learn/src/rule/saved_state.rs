@@ -51,6 +51,21 @@ pub(crate) fn unpack<T: DeserializeOwned>(
     Ok((record, parts.split_off(1)))
 }
 
+/// Unpacks a state of a record and exactly one blob (a rule with one optimizer).
+pub(crate) fn unpack_one<T: DeserializeOwned>(
+    rule: &str,
+    bytes: &[u8],
+) -> Result<(T, Vec<u8>), LearnError> {
+    let (record, mut blobs) = unpack(rule, bytes)?;
+    if blobs.len() != 1 {
+        return Err(LearnError::State {
+            rule: rule.to_string(),
+            reason: format!("expected 1 optimizer state, found {}", blobs.len()),
+        });
+    }
+    Ok((record, blobs.remove(0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +80,9 @@ mod tests {
         assert_eq!(parts, blobs);
         assert!(unpack::<(u64, Option<f64>, Vec<bool>)>("r", &bytes[..bytes.len() - 1]).is_err());
         assert!(unpack::<u64>("r", &[]).is_err());
+        let (back, blob): (u64, _) = unpack_one("r", &pack(&3u64, &[vec![5]]).unwrap()).unwrap();
+        assert_eq!((back, blob), (3, vec![5]));
+        let err = unpack_one::<u64>("r", &pack(&3u64, &[vec![5], vec![6]]).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("found 2"), "{err}");
     }
 }
