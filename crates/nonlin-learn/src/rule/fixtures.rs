@@ -147,3 +147,32 @@ pub fn graph_batch(nodes: usize, features: usize, classes: usize, device: &Devic
         )),
     }
 }
+
+/// Trains a layer-by-layer rule for `layers` phases of `epochs` epochs each on one batch (one
+/// update per epoch, no validation), checking that every update reports the phase's layer;
+/// returns the model and each layer's losses.
+pub fn train_layers_in_turn(
+    rule: &mut dyn crate::LearningRule<Model>,
+    mut model: Model,
+    batch: &TensorBatch,
+    layers: usize,
+    epochs: usize,
+) -> (Model, Vec<Vec<f64>>) {
+    let mut losses = Vec::new();
+    for layer in 0..layers {
+        let mut layer_losses = Vec::new();
+        for epoch in 1..=epochs {
+            let (next, metrics) = rule.step(model, batch, 1e-2).unwrap();
+            assert_eq!(metrics["layer"], layer as f64);
+            layer_losses.push(metrics["loss"]);
+            let end = crate::rule::EpochEnd {
+                epochs_done: epoch,
+                last: false,
+                validate: None,
+            };
+            model = rule.end_epoch(next, end).unwrap();
+        }
+        losses.push(layer_losses);
+    }
+    (model, losses)
+}

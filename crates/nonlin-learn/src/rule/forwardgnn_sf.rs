@@ -586,20 +586,9 @@ mod tests {
             early_stopping: false,
             ..ForwardgnnSfConfig::default()
         };
-        let (mut rule, mut model, batch) = sf_rule(5, config);
-        for layer in 0..3 {
-            let mut losses = Vec::new();
-            for epoch in 1..=30 {
-                let (next, metrics) = rule.step(model, &batch, 1e-2).unwrap();
-                assert_eq!(metrics["layer"], layer as f64);
-                losses.push(metrics["loss"]);
-                let end = EpochEnd {
-                    epochs_done: epoch,
-                    last: false,
-                    validate: None,
-                };
-                model = rule.end_epoch(next, end).unwrap();
-            }
+        let (mut rule, model, batch) = sf_rule(5, config);
+        let (model, losses) = fixtures::train_layers_in_turn(&mut rule, model, &batch, 3, 30);
+        for (layer, losses) in losses.iter().enumerate() {
             assert!(losses[29] < losses[0], "layer {layer}: {losses:?}");
         }
         assert!(rule.finished());
