@@ -338,6 +338,25 @@ impl Phyff {
 }
 
 impl Phyff {
+    /// The digital twin's logits: the layers run through the exact, noise-free physics, every
+    /// operation differentiable (no detach between layers), then the read-out.
+    ///
+    /// # Shapes
+    /// - x: `[rows, features]`
+    /// - returns: `[rows, classes]`
+    fn twin_logits(&self, digital: &Digital, physics: &[PhysicalLayer], x: Tensor<2>) -> Tensor<2> {
+        let eps = self.config.norm_eps;
+        let mut z = normalize(x, eps);
+        let mut h = None;
+        for (p, w) in physics.iter().zip(&digital.layers) {
+            let out = relu(w.forward(p.exact(z)));
+            z = normalize(out.clone(), eps);
+            h = Some(out);
+        }
+        let readout = digital.readout.as_ref().expect("the twin has a read-out");
+        readout.forward(h.expect("at least one layer"))
+    }
+
     /// Baseline (c): one backprop update through the exact physics, cross-entropy on the read-out.
     fn twin_step(
         &mut self,
@@ -349,16 +368,7 @@ impl Phyff {
         mut metrics: Metrics,
     ) -> Result<(Model, Metrics), LearnError> {
         let digital = self.digital.take().expect("digital layers present");
-        let eps = self.config.norm_eps;
-        let mut z = normalize(x, eps);
-        let mut h = None;
-        for (p, w) in progress.physics.iter().zip(&digital.layers) {
-            let out = relu(w.forward(p.exact(z)));
-            z = normalize(out.clone(), eps);
-            h = Some(out);
-        }
-        let readout = digital.readout.as_ref().expect("the twin has a read-out");
-        let logits = readout.forward(h.expect("at least one layer"));
+        let logits = self.twin_logits(&digital, &progress.physics, x);
         let loss = crate::Target::Classes(labels).loss(logits)?;
         metrics.insert("loss".into(), loss.clone().into_scalar::<f64>());
         let mut grads = loss.backward();
@@ -584,14 +594,7 @@ mod tests {
         let digital = rule.digital();
         let progress = rule.progress.lock().unwrap();
         let x = batch.features("test").unwrap();
-        let mut z = normalize(x.clone(), 1e-8);
-        let mut h = None;
-        for (p, w) in progress.physics.iter().zip(&digital.layers) {
-            let out = relu(w.forward(p.exact(z)));
-            z = normalize(out.clone(), 1e-8);
-            h = Some(out);
-        }
-        let logits = digital.readout.as_ref().unwrap().forward(h.unwrap());
+        let logits = rule.twin_logits(digital, &progress.physics, x.clone());
         let grads = logits.sum().backward();
         let first = digital.layers[0].weight.grad(&grads).expect("a gradient through P_2");
         let size: f64 = first.abs().sum().into_scalar::<f64>();
