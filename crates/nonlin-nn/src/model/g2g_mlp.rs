@@ -90,7 +90,8 @@ fn density() -> f64 {
 pub struct G2gMlp {
     layers: Vec<Linear>,
     activations: Vec<Activation>,
-    /// `M_l` of hidden-to-hidden layer `l + 1`, `[in, out]` like Burn's weights; no gradient.
+    /// `M_l` of hidden-to-hidden layer `l + 1`, `[in, out]` like Burn's weights; no gradient
+    /// (none for the dense mask).
     masks: Vec<Param<Tensor<2>>>,
 }
 
@@ -169,9 +170,12 @@ impl G2gMlpConfig {
             .iter()
             .map(|&w| Activation::new(&spec, &ActivationInit::features(device, w)))
             .collect::<Result<_, _>>()?;
+        // the dense baseline has no masks: its forward pass is the plain MLP's, with no extra work
+        let dense = self.mask == G2gMask::Dense;
         let masks = self
             .hidden
             .windows(2)
+            .filter(|_| !dense)
             .enumerate()
             .map(|(l, w)| {
                 let data = TensorData::new(self.mask_values(w[0], w[1], l), [w[0], w[1]]);
@@ -206,7 +210,7 @@ impl G2gMlp {
         let mut pairs = Vec::with_capacity(self.masks.len());
         let hidden = self.activations.len();
         for (l, layer) in self.layers.iter().enumerate() {
-            let masked = (l >= 1 && l < hidden).then(|| &self.masks[l - 1]);
+            let masked = if l >= 1 && l < hidden { self.masks.get(l - 1) } else { None };
             let weight = match masked {
                 Some(mask) => layer.weight.val() * mask.val(),
                 None => layer.weight.val(),
@@ -334,7 +338,10 @@ mod tests {
         for (a, b) in ours.iter().zip(&reference) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
-        // zero mask on the hidden-to-hidden layer: its weights do not matter, only its bias
+        assert_eq!(net.masked_layers(), 0);
+        assert_eq!(net.hidden_density(), 1.0);
+        // a zero mask on the hidden-to-hidden layer: its weights do not matter, only its bias
+        let net = config(G2gMask::Random).init(6, 3, &device).unwrap();
         let (mask, weight) = net.mask_and_weight(0);
         let net = net.rewired(0, mask.zeros_like(), weight.clone() * 100.0);
         let (_, pairs) = net.forward_masked(x);
