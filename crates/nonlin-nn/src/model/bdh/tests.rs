@@ -206,7 +206,18 @@ fn gradients_match_finite_differences() {
         .init(7, &device)
         .unwrap();
         let ids = [1i64, 4, 0, 6, 2];
-        let inputs = parameter_values(&model);
+        // Deterministic parameter values (scale 0.5, like init_std) instead of the draw from the
+        // device's generator, which tests on other threads share: a check whose point moves
+        // from run to run sometimes lands next to a ReLU kink.
+        let inputs: Vec<Vec<f64>> = parameter_values(&model)
+            .iter()
+            .enumerate()
+            .map(|(p, v)| {
+                (0..v.len())
+                    .map(|k| 0.5 * ((k as f64 * 0.913 + p as f64 * 1.7 + 0.3).sin()))
+                    .collect()
+            })
+            .collect();
         let report = check_gradients(
             |v, device| {
                 let model = with_parameters(model.clone(), v);
