@@ -152,7 +152,8 @@ fn noprop_quick_variant_runs_every_variant_and_predicts_through_the_chain() {
 }
 
 /// MIP hypernetworks' quick run: every parametrisation trains its primary MLP to better than
-/// chance with finite metrics, and the predicted-weight norms at gamma 0 and 1 are logged.
+/// chance with finite metrics, and the predicted-weight norms at gamma 0 and 1, the loss at gamma
+/// 0, 0.5 and 1 and its spread are logged.
 #[test]
 fn mip_hypernet_quick_variant_runs_every_parametrisation() {
     let tmp = tempfile::tempdir().unwrap();
@@ -166,6 +167,10 @@ fn mip_hypernet_quick_variant_runs_every_parametrisation() {
             "train_loss",
             "train_hypernet_theta_norm_gamma0",
             "train_hypernet_theta_norm_gamma1",
+            "train_hypernet_loss_gamma0",
+            "train_hypernet_loss_gamma0.5",
+            "train_hypernet_loss_gamma1",
+            "train_hypernet_loss_spread",
         ] {
             let v = m[key].mean;
             assert!(v.is_finite() && v > 0.0, "{arm} {key}: {v}");

@@ -16,7 +16,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use nonlin_data::{Rng, derive_seed, epoch_batches};
 use nonlin_learn::task::{EvalOptions, Predict, Split, Task};
-use nonlin_learn::{EpochEnd, LearningRule, Metrics, RuleContext, evaluate};
+use nonlin_learn::{EpochEnd, LearningRule, Metrics, RuleContext, Target, evaluate};
 use nonlin_nn::weights::{ImportMap, import_safetensors};
 use nonlin_nn::{DeviceSpec, Model, Network, engine};
 
@@ -577,15 +577,20 @@ impl Unit<'_> {
         Ok(evals)
     }
 
-    /// The model's probes (`Network::probe`: activation densities, weight statistics) on a fixed
-    /// batch of training items spread over the split, in inference mode; empty for models
-    /// without probes.
+    /// The model's probes (`Network::probe`: activation densities, weight statistics; and on
+    /// classification tasks `Network::probe_labelled`) on a fixed batch of training items spread
+    /// over the split, in inference mode; empty for models without probes.
     fn probe(&self, model: &Model) -> Result<BTreeMap<String, f64>, LabError> {
         let len = self.task.train_len();
         let n = self.config.train.batch_size.min(len).max(1);
         let indices: Vec<usize> = (0..n).map(|i| i * len / n).collect();
         let batch = self.task.train_batch(&indices, self.device)?;
-        Ok(model.valid().probe(&batch.input)?.into_iter().collect())
+        let model = model.valid();
+        let mut probes: BTreeMap<String, f64> = model.probe(&batch.input)?.into_iter().collect();
+        if let Target::Classes(labels) = &batch.target {
+            probes.extend(model.probe_labelled(&batch.input, labels.clone())?);
+        }
+        Ok(probes)
     }
 
     /// The unit's resource figures so far (`params`: what the rule trains, see

@@ -28,19 +28,26 @@
 //! (UNCONFIRMED, 0.5 on pixels in [0, 1]) and the `gamma` used at evaluation, `eval_gamma`
 //! (UNCONFIRMED, 0.5), are fields. During training (on an autodiff device) each forward call
 //! draws one `gamma ~ U[0, 1]` for the whole batch and feeds `x + gamma * noise_std * eps`; at
-//! evaluation it feeds the clean `x` at `eval_gamma`. Freezing `theta_0` and loading it from a
+//! evaluation it feeds the clean `x` at `eval_gamma`. With every evaluation the runner logs the
+//! training objective at gamma 0, 0.5 and 1 on a fixed batch of training items (one fixed noise
+//! draw, `PROBE_NOISE_SEED`) and its spread, max - min (`probe_labelled`): the notes' second
+//! target compares that spread between parametrisations (spread as max - min is a choice). Freezing `theta_0` and loading it from a
 //! trained model (`HyperNet.from_existing`) are not implemented.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{leaky_relu, relu};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::activation::{leaky_relu, log_softmax, relu};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::{ModelInput, ModelIo, ModelSpec, Network};
 use crate::NnError;
+use crate::layer::SplitMix;
 
 /// Negative slope of the hypernetwork's LeakyReLU (PyTorch's default, hyperlight's activation).
 const SLOPE: f64 = 0.01;
+
+/// Seed of the input noise in [`Network::probe_labelled`]'s loss at several gammas.
+pub const PROBE_NOISE_SEED: u64 = 0x5EED_4D1F;
 
 /// Which parametrisation the hypernetwork uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -389,6 +396,38 @@ impl Network for Hypernet {
                 (format!("hypernet_theta_norm_gamma{name}"), norm)
             })
             .collect())
+    }
+
+    /// The training objective at `gamma` in {0, 0.5, 1}: the cross-entropy of the primary net
+    /// with the weights `theta(gamma)` on `x + gamma * noise_std * eps`, `eps` a standard normal
+    /// draw from a fixed seed ([`PROBE_NOISE_SEED`], the same for every model and evaluation), and
+    /// the spread of the three (max - min): the notes' second target compares it between
+    /// parametrisations.
+    fn probe_labelled(
+        &self,
+        input: &ModelInput,
+        labels: Tensor<1, Int>,
+    ) -> Result<Vec<(String, f64)>, NnError> {
+        let x = input.real("hypernet")?;
+        let device = x.device();
+        let dims = x.dims();
+        let mut rng = SplitMix::new(PROBE_NOISE_SEED);
+        let eps: Vec<f32> = (0..dims[0] * dims[1]).map(|_| rng.normal() as f32).collect();
+        let eps = Tensor::<2>::from_data(TensorData::new(eps, dims), &device);
+        let mut out = Vec::new();
+        let mut losses = Vec::new();
+        for (name, g) in [("0", 0.0), ("0.5", 0.5), ("1", 1.0)] {
+            let noisy = x.clone() + eps.clone() * (g * self.noise_std);
+            let logits = self.forward_at(noisy, Tensor::full([1, 1], g, &device));
+            let picked = log_softmax(logits, 1).gather(1, labels.clone().unsqueeze_dim(1));
+            let loss = -picked.mean().into_scalar::<f64>();
+            losses.push(loss);
+            out.push((format!("hypernet_loss_gamma{name}"), loss));
+        }
+        let max = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let min = losses.iter().copied().fold(f64::INFINITY, f64::min);
+        out.push(("hypernet_loss_spread".into(), max - min));
+        Ok(out)
     }
 }
 

@@ -13,7 +13,7 @@ pub use io::{InputSpec, ModelInput, ModelIo};
 pub use noprop_net::{DenoiseBlock, ImagePath, LabelEmbedding};
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::NnError;
@@ -94,6 +94,17 @@ pub trait Network {
     /// Named statistics of the model on a batch (activation densities, statistics of its
     /// weights), which the runner logs with every evaluation; none for most models.
     fn probe(&self, _input: &ModelInput) -> Result<Vec<(String, f64)>, NnError> {
+        Ok(Vec::new())
+    }
+
+    /// Named statistics that need the batch's class labels (`labels`: `[batch]`), logged beside
+    /// [`Network::probe`]'s on classification tasks: a hypernetwork's loss at several of its
+    /// inputs. None for most models.
+    fn probe_labelled(
+        &self,
+        _input: &ModelInput,
+        _labels: Tensor<1, Int>,
+    ) -> Result<Vec<(String, f64)>, NnError> {
         Ok(Vec::new())
     }
 
@@ -262,6 +273,16 @@ macro_rules! models {
             fn probe(&self, input: &ModelInput) -> Result<Vec<(String, f64)>, NnError> {
                 match self {
                     $(Model::$model(m) => m.probe(input),)*
+                }
+            }
+
+            fn probe_labelled(
+                &self,
+                input: &ModelInput,
+                labels: Tensor<1, Int>,
+            ) -> Result<Vec<(String, f64)>, NnError> {
+                match self {
+                    $(Model::$model(m) => m.probe_labelled(input, labels),)*
                 }
             }
 

@@ -1,5 +1,5 @@
 use burn::module::Param;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::*;
 use crate::gradcheck::{GradCheckConfig, check_gradients, parameter_values, with_parameters};
@@ -209,6 +209,61 @@ fn training_draws_gamma_and_noise_evaluation_does_not() {
     let at = values(valid.forward_at(x.inner(), gamma(0.5, &device)));
     assert_eq!(first, again);
     assert_eq!(first, at);
+}
+
+/// The loss at gamma in {0, 0.5, 1}, recomputed on the host: the primary net's logits at
+/// `theta(gamma)` on `x + gamma * noise_std * eps` (eps from the probe's fixed seed), then
+/// cross-entropy by log-sum-exp in f64; the spread is max - min, and the probe gives the same
+/// numbers every time it is called.
+#[test]
+fn loss_probe_at_three_gammas_matches_host_cross_entropy() {
+    let device = Device::flex();
+    let net = HypernetConfig::new(Parametrization::Mip)
+        .init(4, 3, &device)
+        .unwrap();
+    let rows: [[f32; 4]; 3] = [[0.1, 0.9, 0.3, 0.0], [1.0, 0.2, 0.5, 0.7], [0.0, 0.0, 0.8, 0.4]];
+    let labels = [2_i64, 0, 1];
+    let x = Tensor::<2>::from_floats(rows, &device);
+    let y = Tensor::<1, Int>::from_ints(labels, &device);
+    let probe = net
+        .probe_labelled(&ModelInput::Real(x.clone()), y.clone())
+        .unwrap();
+    let again = net.probe_labelled(&ModelInput::Real(x), y).unwrap();
+    assert_eq!(probe, again);
+    let mut rng = SplitMix::new(PROBE_NOISE_SEED);
+    let eps: Vec<f32> = (0..12).map(|_| rng.normal() as f32).collect();
+    let mut want = Vec::new();
+    for g in [0.0_f64, 0.5, 1.0] {
+        let noisy: Vec<f32> = rows
+            .iter()
+            .flatten()
+            .zip(&eps)
+            .map(|(v, e)| v + e * (g * 0.5) as f32)
+            .collect();
+        let noisy = Tensor::<2>::from_data(TensorData::new(noisy, [3, 4]), &device);
+        let logits = values(net.forward_at(noisy, gamma(g, &device)));
+        let mut loss = 0.0;
+        for (row, &label) in logits.chunks(3).zip(&labels) {
+            let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+            let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+            loss += max + sum.ln() - row[label as usize] as f64;
+        }
+        want.push(loss / 3.0);
+    }
+    let names = [
+        "hypernet_loss_gamma0",
+        "hypernet_loss_gamma0.5",
+        "hypernet_loss_gamma1",
+        "hypernet_loss_spread",
+    ];
+    assert_eq!(probe.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), names);
+    for ((_, got), want) in probe.iter().zip(&want) {
+        assert!((got - want).abs() < 1e-5, "{probe:?} vs {want:?}");
+    }
+    let spread = want.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        - want.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!((probe[3].1 - spread).abs() < 1e-5, "{probe:?}");
+    assert!(spread > 0.0);
 }
 
 #[test]
