@@ -14,12 +14,54 @@
 
 use burn::tensor::{Int, Tensor, TensorData};
 use nonlin_nn::model::Gcn;
+use nonlin_nn::weights::ModuleState;
 use nonlin_nn::{InputSpec, Model, ModelInput};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::RuleContext;
 use super::early_stopping::{Better, EarlyStopping};
-use crate::{LearnError, TensorBatch};
+use super::saved_state::{pack, unpack_one};
+use super::{RuleContext, RuleState};
+use crate::{LearnError, Optimizer, TensorBatch};
+
+/// Name of the best-model snapshot in a ForwardGNN rule's saved state.
+pub(super) const BEST_MODEL: &str = "best_model";
+
+/// The saved state of a rule with one optimizer and, while it holds one, a snapshot of the best
+/// model so far (SF and SF-Top2Loss; FF keeps its label weights beside them).
+pub(super) fn state_with_best<P: Serialize>(
+    progress: &P,
+    optimizer: &Optimizer,
+    best: Option<&Model>,
+) -> Result<RuleState, LearnError> {
+    let modules = match best {
+        Some(best) => vec![ModuleState::capture(BEST_MODEL, best)?],
+        None => Vec::new(),
+    };
+    Ok(RuleState {
+        bytes: pack(progress, &[optimizer.to_bytes()?])?,
+        modules,
+    })
+}
+
+/// Reads what [`state_with_best`] wrote: loads the optimizer and returns the progress and, when
+/// `has_best(progress)`, the best model (restored into `template`'s structure).
+pub(super) fn load_with_best<P: DeserializeOwned>(
+    rule: &str,
+    state: &RuleState,
+    optimizer: &mut Optimizer,
+    template: &Model,
+    has_best: impl Fn(&P) -> bool,
+) -> Result<(P, Option<Model>), LearnError> {
+    let (progress, bytes): (P, _) = unpack_one(rule, &state.bytes)?;
+    optimizer.load_bytes(&bytes)?;
+    let best = if has_best(&progress) {
+        Some(state.module(rule, BEST_MODEL)?.restore(template.clone())?)
+    } else {
+        None
+    };
+    Ok((progress, best))
+}
 
 /// Row-wise L2 normalisation `x / (‖x‖₂ + eps)` (official `LayerNormalization`, eps 1e-8).
 ///

@@ -558,7 +558,7 @@ impl LearningRule<Model> for ForwardgnnFf {
     fn save_state(&self) -> Result<RuleState, LearnError> {
         let mut modules = vec![ModuleState::capture("label_weights", self.label())?];
         if let Some((model, label)) = &self.best {
-            modules.push(ModuleState::capture("best_model", model)?);
+            modules.push(ModuleState::capture(forwardgnn::BEST_MODEL, model)?);
             modules.push(ModuleState::capture("best_label_weights", label)?);
         }
         Ok(RuleState {
@@ -584,7 +584,7 @@ impl LearningRule<Model> for ForwardgnnFf {
         self.label = Some(state.module(NAME, "label_weights")?.restore(fresh.clone())?);
         self.best = if progress.phases.has_best {
             Some((
-                state.module(NAME, "best_model")?.restore(self.template.clone())?,
+                state.module(NAME, forwardgnn::BEST_MODEL)?.restore(self.template.clone())?,
                 state.module(NAME, "best_label_weights")?.restore(fresh)?,
             ))
         } else {

@@ -27,14 +27,12 @@ use burn::optim::GradientsParams;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Distribution, Int, Tensor};
 use nonlin_nn::model::normalized_adjacency;
-use nonlin_nn::weights::ModuleState;
 use nonlin_nn::{InputSpec, Model, ModelInput};
 use serde::{Deserialize, Serialize};
 
 use super::forwardgnn::{
     self, Phases, Schedule, TrainNodes, edges_of, host_graph, l2_normalize, matrix,
 };
-use super::saved_state::{pack, unpack_one};
 use super::{EpochEnd, LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
 use crate::{LearnError, Optimizer, Target, TensorBatch};
 
@@ -444,28 +442,18 @@ impl LearningRule<Model> for ForwardgnnSf {
     }
 
     fn save_state(&self) -> Result<RuleState, LearnError> {
-        let mut modules = Vec::new();
-        if let Some(best) = &self.best {
-            modules.push(ModuleState::capture("best_model", best)?);
-        }
-        Ok(RuleState {
-            bytes: pack(&self.progress, &[self.optimizer.to_bytes()?])?,
-            modules,
-        })
+        forwardgnn::state_with_best(&self.progress, &self.optimizer, self.best.as_ref())
     }
 
     fn load_state(&mut self, state: RuleState) -> Result<(), LearnError> {
-        let (progress, optimizer): (Progress, _) = unpack_one(NAME, &state.bytes)?;
-        self.optimizer.load_bytes(&optimizer)?;
-        self.best = if progress.phases.has_best {
-            Some(
-                state
-                    .module(NAME, "best_model")?
-                    .restore(self.template.clone())?,
-            )
-        } else {
-            None
-        };
+        let (progress, best) = forwardgnn::load_with_best(
+            NAME,
+            &state,
+            &mut self.optimizer,
+            &self.template,
+            |p: &Progress| p.phases.has_best,
+        )?;
+        self.best = best;
         self.progress = progress;
         self.cache = None;
         Ok(())
@@ -641,6 +629,38 @@ mod tests {
         let a = rule.predict(&model.valid(), &batch.input).unwrap();
         let b = fresh.predict(&model.valid(), &batch.input).unwrap();
         assert_eq!(a.into_data(), b.into_data());
+    }
+
+    /// A checkpoint taken while the rule holds a best snapshot brings that snapshot back; one
+    /// whose progress claims a snapshot that the state lacks is an error.
+    #[test]
+    fn checkpoint_round_trip_keeps_the_best_snapshot() {
+        let config = ForwardgnnSfConfig {
+            val_every: 1,
+            patience: 2,
+            ..ForwardgnnSfConfig::default()
+        };
+        let (mut rule, mut model, batch) = sf_rule(6, config.clone());
+        let mut validate = fixtures::scripted(vec![(0.0, 0.5), (0.0, 0.7)], batch.input.clone());
+        for epoch in 1..=3 {
+            let (next, _) = rule.step(model, &batch, 1e-2).unwrap();
+            let end = EpochEnd {
+                epochs_done: epoch,
+                last: false,
+                validate: Some(&mut validate),
+            };
+            model = rule.end_epoch(next, end).unwrap();
+        }
+        assert!(rule.progress.phases.has_best);
+        let state = rule.save_state().unwrap();
+        let (mut fresh, _, _) = sf_rule(9, config.clone());
+        fresh.load_state(state.clone()).unwrap();
+        let w = |m: &Model| forwardgnn::gcn(m).weight(0).into_data();
+        assert_eq!(w(fresh.best.as_ref().unwrap()), w(rule.best.as_ref().unwrap()));
+        let mut lacking = state;
+        lacking.modules.clear();
+        let (mut fresh, _, _) = sf_rule(9, config);
+        assert!(fresh.load_state(lacking).is_err());
     }
 
     #[test]

@@ -26,7 +26,6 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Distribution, Int, Tensor};
-use nonlin_nn::weights::ModuleState;
 use nonlin_nn::{InputSpec, Model, ModelInput};
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +35,6 @@ use super::forwardgnn_sf::{
     augmented_graph, check_positive, norm_eps, one, patience, val_every,
     virtual_node_logits, yes,
 };
-use super::saved_state::{pack, unpack_one};
 use super::{EpochEnd, LearningRule, Metrics, RuleContext, RuleSpec, RuleState};
 use crate::{LearnError, Optimizer, OptimizerSetup, Target, TensorBatch};
 
@@ -335,28 +333,18 @@ impl LearningRule<Model> for ForwardgnnTop2loss {
     }
 
     fn save_state(&self) -> Result<RuleState, LearnError> {
-        let mut modules = Vec::new();
-        if let Some(best) = &self.best {
-            modules.push(ModuleState::capture("best_model", best)?);
-        }
-        Ok(RuleState {
-            bytes: pack(&self.progress, &[self.optimizer.to_bytes()?])?,
-            modules,
-        })
+        forwardgnn::state_with_best(&self.progress, &self.optimizer, self.best.as_ref())
     }
 
     fn load_state(&mut self, state: RuleState) -> Result<(), LearnError> {
-        let (progress, optimizer): (Progress, _) = unpack_one(NAME, &state.bytes)?;
-        self.optimizer.load_bytes(&optimizer)?;
-        self.best = if progress.has_best {
-            Some(
-                state
-                    .module(NAME, "best_model")?
-                    .restore(self.template.clone())?,
-            )
-        } else {
-            None
-        };
+        let (progress, best) = forwardgnn::load_with_best(
+            NAME,
+            &state,
+            &mut self.optimizer,
+            &self.template,
+            |p: &Progress| p.has_best,
+        )?;
+        self.best = best;
         self.progress = progress;
         self.cache = None;
         Ok(())
