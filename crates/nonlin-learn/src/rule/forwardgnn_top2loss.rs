@@ -183,10 +183,15 @@ impl ForwardgnnTop2loss {
 
     /// The states of one bottom-up pass, `s_0 = n(x)`, `s_{l+1} = n(h_l)` (detached).
     ///
+    /// The pass runs on a copy of the model whose parameters track no gradient: its states are
+    /// constants, and a pass on the tracked parameters would leave, every step, a graph that no
+    /// backward pass consumes (the autodiff engine keeps it while the parameters live).
+    ///
     /// # Shapes
     /// - features: `[nodes, f]`; returns `depth + 1` states `[nodes, width]`
     fn bottom_up(&self, model: &Model, features: Tensor<2>, adjacency: Tensor<2>) -> Vec<Tensor<2>> {
-        let gcn = forwardgnn::gcn(model);
+        let frozen = model.clone().set_require_grad(false);
+        let gcn = forwardgnn::gcn(&frozen);
         let eps = self.config.norm_eps;
         let mut states = vec![l2_normalize(features.clone(), eps).detach()];
         let mut h = features;

@@ -281,13 +281,24 @@ impl MonoForward {
     ) -> Result<Vec<(usize, Tensor<1>)>, LearnError> {
         let blocks = model.blocks().expect("checked when the rule was built");
         let last = *active.last().expect("at least one active layer");
+        let first = active[0];
+        // The layers below the first active one are frozen for this step: with the gradient
+        // stopped at every layer's input they get none, so they run on a copy whose parameters
+        // track no gradient. Run on the tracked parameters, every step would leave a graph that
+        // no backward pass consumes, and the autodiff engine keeps such graphs while their
+        // parameters live: about 1 MB a step for a 1000-wide layer, 3 GB over an MNIST run.
+        let frozen = (detach && first > 1).then(|| model.clone().set_require_grad(false));
+        let frozen_blocks = frozen.as_ref().map(|m| m.blocks().expect("same model"));
         let mut losses = Vec::with_capacity(active.len());
         let mut a = x;
         for i in 0..=last {
             if i > 0 {
                 // The gradient stops at the layer's input.
                 let input = if detach { a.detach() } else { a };
-                a = blocks.block_forward(i - 1, input);
+                a = match frozen_blocks {
+                    Some(frozen) if i < first => frozen.block_forward(i - 1, input),
+                    _ => blocks.block_forward(i - 1, input),
+                };
             }
             if active.contains(&i) {
                 let logits = projections.layers[i].forward(a.clone());
@@ -518,6 +529,33 @@ mod tests {
                 assert_eq!(fixtures::with_gradient(&mut grads, &projections.layers[i]), 1);
             }
         }
+    }
+
+    /// A later phase runs the frozen layers below the active one on an untracked copy: the
+    /// active layer's loss is the one all layers compute together, its gradient reaches only
+    /// its own weights and projection, and the model's own parameters stay tracked.
+    #[test]
+    fn frozen_layers_of_a_later_phase_run_untracked() {
+        let (rule, model, batch) = mf_rule(MonoForwardConfig::default(), "[8, 8, 8]");
+        let Model::Mlp(mlp) = &model else { unreachable!() };
+        let x = batch.features("test").unwrap();
+        let projections = rule.projections();
+        let all = MonoForward::local_losses(&model, projections, x.clone(), &batch.target, &[0, 1, 2, 3], true)
+            .unwrap();
+        let alone = MonoForward::local_losses(&model, projections, x, &batch.target, &[3], true).unwrap();
+        assert_eq!(alone.len(), 1);
+        assert_eq!(alone[0].0, 3);
+        assert_eq!(
+            alone[0].1.clone().into_scalar::<f32>(),
+            all[3].1.clone().into_scalar::<f32>()
+        );
+        let mut grads = alone[0].1.clone().backward();
+        for (k, layer) in mlp.layers().iter().enumerate().take(3) {
+            let expected = if k == 2 { 2 } else { 0 };
+            assert_eq!(fixtures::with_gradient(&mut grads, layer), expected, "W_{}", k + 1);
+            assert!(layer.weight.val().is_require_grad(), "W_{} still tracked", k + 1);
+        }
+        assert_eq!(fixtures::with_gradient(&mut grads, &projections.layers[3]), 1);
     }
 
     /// The reference initialisation: hidden weights U(+-sqrt(6 / fan_in)), zero biases, output
