@@ -22,9 +22,8 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use bench_util::{median, pinned, run_json};
+use bench_util::{median, pinned, run_json, time_steps};
 use std::path::PathBuf;
-use std::time::Instant;
 
 use clap::Parser;
 use nonlin::data::{Batch, Rng, Targets};
@@ -124,29 +123,15 @@ fn measure_nonlin(
     let params = nonlin::nn::weights::trainable_params(model.as_ref().expect("built"));
     let mut rule =
         Backprop::new(&OptimizerSetup::plain(&OptimizerConfig::default())).map_err(|e| err(&e))?;
-    let mut i = 0usize;
-    let mut step = || -> Result<f64, String> {
+    let step = |i: usize| -> Result<f64, String> {
         let (next, metrics) = rule
             .step(model.take().expect("kept"), &batches[i % N_BATCHES], LR)
             .map_err(|e| err(&e))?;
-        i += 1;
         model = Some(next);
         Ok(metrics["loss"])
     };
-    let first = step()?;
-    for _ in 1..WARMUP {
-        step()?;
-    }
-    let per = (steps / WINDOWS).max(1);
-    let mut times = Vec::with_capacity(WINDOWS);
-    let mut last = first;
-    for _ in 0..WINDOWS {
-        let started = Instant::now();
-        for _ in 0..per {
-            last = step()?;
-        }
-        times.push(started.elapsed().as_secs_f64() * 1e3 / per as f64);
-    }
+    let timing = time_steps(WARMUP, WINDOWS, steps, step)?;
+    let (first, last, times) = (timing.first, timing.last, timing.window_ms);
     Ok(json!({
         "engine": "nonlin", "activation": activation, "threads": 1, "batch": batch,
         "widths": widths, "ms_per_step": median(&times), "loss_first": first,

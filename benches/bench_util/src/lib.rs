@@ -3,6 +3,7 @@
 //! and tables report medians over rounds.
 
 use std::process::Command;
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -52,6 +53,55 @@ pub fn pinned(threads: usize, program: &str) -> Command {
     }
 }
 
+/// What [`time_steps`] measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepTiming {
+    /// The value the first call returned (a loss).
+    pub first: f64,
+    /// The value the last call returned.
+    pub last: f64,
+    /// Milliseconds per call in each timed window.
+    pub window_ms: Vec<f64>,
+}
+
+impl StepTiming {
+    /// The median of the windows' milliseconds per call.
+    pub fn ms_per_step(&self) -> f64 {
+        median(&self.window_ms)
+    }
+}
+
+/// Times a training step: `warmup` untimed calls (the first one's value kept), then `windows`
+/// windows of `max(steps / windows, 1)` calls, each timed as a whole. `step` receives the call's
+/// index, counted from 0 over all calls (for cycling through pre-made batches).
+pub fn time_steps<E>(
+    warmup: usize,
+    windows: usize,
+    steps: usize,
+    mut step: impl FnMut(usize) -> Result<f64, E>,
+) -> Result<StepTiming, E> {
+    let first = step(0)?;
+    for k in 1..warmup {
+        step(k)?;
+    }
+    let per_window = (steps / windows.max(1)).max(1);
+    let (mut k, mut last) = (warmup.max(1), first);
+    let mut window_ms = Vec::with_capacity(windows);
+    for _ in 0..windows {
+        let start = Instant::now();
+        for _ in 0..per_window {
+            last = step(k)?;
+            k += 1;
+        }
+        window_ms.push(start.elapsed().as_secs_f64() * 1e3 / per_window as f64);
+    }
+    Ok(StepTiming {
+        first,
+        last,
+        window_ms,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +124,25 @@ mod tests {
         let mut bad = Command::new("sh");
         bad.args(["-c", "echo oops >&2; exit 3"]);
         assert!(run_json(bad).unwrap_err().contains("oops"));
+    }
+
+    /// Every call gets the next index; the first value is kept, the last is the last timed call's.
+    #[test]
+    fn time_steps_counts_calls_and_keeps_first_and_last() {
+        let mut seen = Vec::new();
+        let timing = time_steps::<()>(3, 2, 5, |k| {
+            seen.push(k);
+            Ok(k as f64)
+        })
+        .unwrap();
+        // 3 warm-up calls, then 2 windows of 5 / 2 = 2 calls
+        assert_eq!(seen, [0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!((timing.first, timing.last), (0.0, 6.0));
+        assert_eq!(timing.window_ms.len(), 2);
+        assert!(timing.ms_per_step() >= 0.0);
+        assert_eq!(
+            time_steps(2, 1, 1, |k| if k == 1 { Err(k) } else { Ok(0.0) }),
+            Err(1)
+        );
     }
 }

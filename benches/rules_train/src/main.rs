@@ -27,10 +27,9 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use bench_util::{median, run_json};
+use bench_util::{median, run_json, time_steps};
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
 
 use burn::tensor::{Int, Tensor, TensorData};
 use clap::Parser;
@@ -158,20 +157,8 @@ fn worker(args: &Args) -> Result<Value, String> {
         metrics_seen = metrics.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         Ok(metrics["loss"])
     };
-    let first = step(0)?;
-    for k in 1..WARMUP {
-        step(k)?;
-    }
-    let window = (args.steps / WINDOWS).max(1);
-    let (mut k, mut last, mut times) = (WARMUP, first, Vec::new());
-    for _ in 0..WINDOWS {
-        let start = Instant::now();
-        for _ in 0..window {
-            last = step(k)?;
-            k += 1;
-        }
-        times.push(start.elapsed().as_secs_f64() * 1e3 / window as f64);
-    }
+    let timing = time_steps(WARMUP, WINDOWS, args.steps, &mut step)?;
+    let (first, last, times) = (timing.first, timing.last, timing.window_ms);
     Ok(json!({
         "engine": "nonlin-flex", "rule": args.rule, "threads": args.threads,
         "ms_per_step": median(&times), "window_ms": times, "params": params,

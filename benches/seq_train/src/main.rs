@@ -18,10 +18,9 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use bench_util::{median, run_json};
+use bench_util::{median, run_json, time_steps};
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
 
 use clap::Parser;
 use nonlin::data::Rng;
@@ -152,20 +151,8 @@ fn worker(args: &Args) -> Result<Value, String> {
         model = Some(next);
         Ok(metrics["loss"])
     };
-    let first = step(0)?;
-    for k in 1..WARMUP {
-        step(k)?;
-    }
-    let window = (args.steps / WINDOWS).max(1);
-    let (mut k, mut last, mut times) = (WARMUP, first, Vec::new());
-    for _ in 0..WINDOWS {
-        let start = Instant::now();
-        for _ in 0..window {
-            last = step(k)?;
-            k += 1;
-        }
-        times.push(start.elapsed().as_secs_f64() * 1e3 / window as f64);
-    }
+    let timing = time_steps(WARMUP, WINDOWS, args.steps, &mut step)?;
+    let (first, last, times) = (timing.first, timing.last, timing.window_ms);
     Ok(json!({
         "engine": if args.chunk > 0 { format!("nonlin-flex-chunk{}", args.chunk) } else { "nonlin-flex".to_string() },
         "model": args.model, "threads": threads, "ms_per_step": median(&times),
