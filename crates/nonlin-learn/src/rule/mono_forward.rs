@@ -531,11 +531,13 @@ mod tests {
         }
     }
 
-    /// A later phase runs the frozen layers below the active one on an untracked copy: the
-    /// active layer's loss is the one all layers compute together, its gradient reaches only
-    /// its own weights and projection, and the model's own parameters stay tracked.
+    /// A later phase, whose frozen layers run on an untracked copy: the active layer's loss is
+    /// the one all layers compute together, its gradient reaches only its own weights and
+    /// projection, and the copy leaves the model's own parameters tracked. (That the copy keeps
+    /// no graph alive is checked by the peak memory of a run, `mono_forward_later_phases_keep_no_graphs`
+    /// in nonlin-cli's tests: values and gradients are the same either way.)
     #[test]
-    fn frozen_layers_of_a_later_phase_run_untracked() {
+    fn a_later_phase_trains_only_its_layer_and_leaves_the_model_tracked() {
         let (rule, model, batch) = mf_rule(MonoForwardConfig::default(), "[8, 8, 8]");
         let Model::Mlp(mlp) = &model else { unreachable!() };
         let x = batch.features("test").unwrap();
